@@ -1,0 +1,268 @@
+"""Callbacks hook into ``fit``: History, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau,
+the per-epoch progress display, and the glass-box Recorder of per-layer statistics.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from glassnet._checks import lookup
+from glassnet.layers import Layer
+
+if TYPE_CHECKING:
+    from glassnet.model import Sequential
+
+
+class Callback:
+    """Base class; ``self.model`` is set by ``fit`` before ``on_train_begin``."""
+
+    model: Sequential
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
+    def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+
+class History(Callback):
+    """``history[key]`` is the list of per-epoch values: "loss", "accuracy", "val_loss", "lr",
+    and recorded statistics such as "grad_norm/dense_1".
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.events: dict[str, int] = {}
+        """Epochs where something happened, e.g. {"early_stopping_best": 7}."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
+
+
+class _Monitor:
+    """Tracks the best value of a logged quantity: min for losses, max for accuracies."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = "max" if "acc" in monitor else "min"
+        self.monitor, self.sign, self.min_delta = monitor, (1.0 if mode == "min" else -1.0), abs(min_delta)
+        self.best = np.inf
+        self.best_epoch = -1
+
+    def update(self, epoch: int, logs: dict[str, Any]) -> bool:
+        """True if ``logs[monitor]`` improved on the best by more than ``min_delta``."""
+        if self.monitor not in logs:
+            raise ValueError(f"cannot monitor {self.monitor!r}: the logs have {', '.join(sorted(logs))}"
+                             " (val_* needs validation_data or validation_split)")
+        value = self.sign * float(logs[self.monitor])
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch = value, epoch
+            return True
+        return False
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; with ``restore_best`` the
+    model ends with the weights of its best epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best: bool = True) -> None:
+        self.tracker = _Monitor(monitor, mode, min_delta)
+        self.patience, self.restore_best = int(patience), restore_best
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.tracker = _Monitor(self.tracker.monitor, "min" if self.tracker.sign > 0 else "max",
+                                self.tracker.min_delta)
+        self.best_weights: list[np.ndarray] | None = None
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.tracker.update(epoch, logs):
+            if self.restore_best:
+                self.best_weights = self.model.get_weights()
+        elif epoch - self.tracker.best_epoch >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.restore_best and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        if self.model.history is not None:
+            self.model.history.events["best_epoch"] = self.tracker.best_epoch
+            if self.stopped_epoch is not None:
+                self.model.history.events["stopped_epoch"] = self.stopped_epoch
+
+    @property
+    def best_epoch(self) -> int:
+        return self.tracker.best_epoch
+
+
+class ModelCheckpoint(Callback):
+    """Save the model to ``path`` after each epoch, or only when ``monitor`` improves."""
+
+    def __init__(self, path: str, monitor: str = "val_loss", save_best_only: bool = True,
+                 mode: str = "auto") -> None:
+        self.path, self.save_best_only = path, save_best_only
+        self.tracker = _Monitor(monitor, mode, 0.0)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.tracker.update(epoch, logs) or not self.save_best_only:
+            self.model.save(self.path)
+
+
+class ReduceLROnPlateau(Callback):
+    """eta <- max(factor * eta, min_lr) when ``monitor`` has not improved for ``patience`` epochs."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 5,
+                 min_lr: float = 0.0, min_delta: float = 1e-4, mode: str = "auto") -> None:
+        if not 0 < factor < 1:
+            raise ValueError(f"factor must be in (0, 1), got {factor}")
+        self.tracker = _Monitor(monitor, mode, min_delta)
+        self.factor, self.patience, self.min_lr = float(factor), int(patience), float(min_lr)
+        self.wait = 0
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        if self.model.optimizer.schedule is not None:
+            raise ValueError("ReduceLROnPlateau needs an optimiser with a constant lr, not a schedule")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.tracker.update(epoch, logs):
+            self.wait = 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            opt = self.model.optimizer
+            opt.lr = max(opt.lr * self.factor, self.min_lr)
+            self.wait = 0
+
+
+class ProgressBar(Callback):
+    """Per-epoch progress on stderr: a tqdm bar over the batches when stderr is a terminal
+    (``verbose=1``), else one line per epoch.
+    """
+
+    def __init__(self, epochs: int, n_batches: int, verbose: int = 1, file: Any = None) -> None:
+        self.epochs, self.n_batches = epochs, n_batches
+        self.file = file if file is not None else sys.stderr
+        self.bars = verbose == 1 and getattr(self.file, "isatty", lambda: False)()
+        self.bar = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.bars:
+            from tqdm.auto import tqdm
+
+            width = len(str(self.epochs))
+            self.bar = tqdm(total=self.n_batches, desc=f"epoch {epoch + 1:>{width}}/{self.epochs}",
+                            file=self.file, leave=True, unit="batch", dynamic_ncols=True)
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        shown = {k: v for k, v in logs.items() if "/" not in k}
+        text = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=True)
+            self.bar.close()
+            self.bar = None
+        else:
+            width = len(str(self.epochs))
+            print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {text}", file=self.file, flush=True)
+
+
+# ----------------------------------------------------------------------------- glass box
+def _weight(layer: Layer) -> Any:
+    return layer.params[0] if layer.params else None
+
+
+def _stat_grad_norm(layer: Layer) -> float | None:
+    w = _weight(layer)
+    return None if w is None else float(np.linalg.norm(w.grad))
+
+
+def _stat_weight_norm(layer: Layer) -> float | None:
+    w = _weight(layer)
+    return None if w is None else float(np.linalg.norm(w.value))
+
+
+def _stat_delta_norm(layer: Layer) -> float | None:
+    d = getattr(layer, "delta", None)
+    return None if d is None else float(np.linalg.norm(d))
+
+
+def _stat_activation_mean(layer: Layer) -> float | None:
+    return None if layer.output is None else float(layer.output.mean())
+
+
+def _stat_activation_std(layer: Layer) -> float | None:
+    return None if layer.output is None else float(layer.output.std())
+
+
+def _stat_dead_fraction(layer: Layer) -> float | None:
+    """Fraction of units whose output is <= 0 for every sample of the batch (dead ReLUs)."""
+    a = layer.output
+    return None if a is None or a.ndim != 2 else float(np.mean(np.all(a <= 0, axis=0)))
+
+
+LAYER_STATS: dict[str, Callable[[Layer], float | None]] = {
+    "grad_norm": _stat_grad_norm,
+    "weight_norm": _stat_weight_norm,
+    "delta_norm": _stat_delta_norm,
+    "activation_mean": _stat_activation_mean,
+    "activation_std": _stat_activation_std,
+    "dead_fraction": _stat_dead_fraction,
+}
+"""Per-layer statistics by name: ||dC/dW||, ||W||, ||delta||, mean and std of a, dead units."""
+
+
+def layer_stats(layers: list[Layer], stats: list[str]) -> dict[str, float]:
+    """``{"stat/layer_name": value}`` for each stat and each layer it applies to."""
+    fns = [(s, lookup(LAYER_STATS, s, "statistic")) for s in stats]
+    out = {}
+    for layer in layers:
+        for s, fn in fns:
+            v = fn(layer)
+            if v is not None:
+                out[f"{s}/{layer.name}"] = v
+    return out
+
+
+class Recorder(Callback):
+    """Averages per-layer statistics over the batches of each epoch into the logs
+    (``fit(record=[...])`` adds one); costs nothing unless used.
+    """
+
+    def __init__(self, stats: list[str]) -> None:
+        for s in stats:
+            lookup(LAYER_STATS, s, "statistic")
+        self.stats = list(stats)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        self.count += 1
+        for k, v in layer_stats(self.model.layers, self.stats).items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        logs.update({k: v / max(self.count, 1) for k, v in self.sums.items()})

@@ -1,0 +1,364 @@
+"""Layers: each one's forward pass and its derivative (backward pass) side by side.
+
+A layer maps a batch ``x`` of shape (n, ...) to an output; ``backward(grad)`` receives
+dC/d(output) and returns dC/d(input), filling ``.grad`` of its parameters on the way.
+``backward`` may overwrite ``grad`` in place; layers never keep the array they return.
+
+Glass box: after a pass every layer keeps ``input`` and ``output``; a :class:`Dense` layer
+also keeps the textbook quantities of layer l:
+
+    z^l = a^(l-1) W^l + b^l,    a^l = f(z^l),    delta^l = dC/dz^l = (dC/da^l) * f'(z^l).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from glassnet._checks import lookup
+
+Shape = tuple[int, ...]
+
+LAYERS: dict[str, type[Layer]] = {}
+"""Every layer class by name, for loading models from their JSON config."""
+
+
+def register(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make ``cls`` loadable by name from a saved config."""
+    LAYERS[cls.__name__] = cls
+    return cls
+
+
+class Parameter:
+    """A trainable array with its gradient: ``value``, ``grad`` (dC/dvalue) and ``name``.
+
+    ``regularize`` marks weights that L1/L2 penalties apply to (biases are not penalised).
+    """
+
+    __slots__ = ("value", "grad", "name", "regularize")
+
+    def __init__(self, value: np.ndarray, name: str, regularize: bool = True) -> None:
+        self.value = value
+        self.grad = np.zeros_like(value)
+        self.name = name
+        self.regularize = regularize
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+class Layer:
+    """Base class. Subclasses implement ``build``, ``forward``, ``backward`` and ``get_config``."""
+
+    has_derivative: ClassVar[bool] = True
+    """False where f' = 0 almost everywhere (the step function): gradient descent cannot learn through it."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self.params: list[Parameter] = []
+        self.input_shape: Shape | None = None
+        self.output_shape: Shape | None = None
+        self.input: np.ndarray | None = None
+        self.output: np.ndarray | None = None
+        self.rng: np.random.Generator = np.random.default_rng()
+        self.needs_input_grad = True
+        """The model clears this on the first layer: dC/dx of the data is never needed."""
+
+    def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
+        """Create parameters for inputs of per-sample shape ``input_shape``; return the output shape."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-compatible values: ``type(self)(**config)`` rebuilds the layer."""
+        return {"name": self.name}
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.value.size for p in self.params)
+
+    def describe(self) -> str:
+        """Short type description for ``summary``."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name" and v is not None)
+        return f"{type(self).__name__}({args})"
+
+
+# ----------------------------------------------------------------------------- initialisers
+def _init_he(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """He et al. (2015): w ~ N(0, 2 / n_in), for ReLU-like units."""
+    return rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
+
+
+def _init_xavier(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """Glorot & Bengio (2010): w ~ U(-r, r), r = sqrt(6 / (n_in + n_out)), for sigmoid / tanh units."""
+    r = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-r, r, size=(n_in, n_out))
+
+
+def _init_lecun(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """LeCun (1998): w ~ N(0, 1 / n_in)."""
+    return rng.standard_normal((n_in, n_out)) * np.sqrt(1.0 / n_in)
+
+
+def _init_normal(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """Small normal: w ~ N(0, 0.05^2)."""
+    return rng.standard_normal((n_in, n_out)) * 0.05
+
+
+def _init_standard_normal(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """w ~ N(0, 1), as in Nielsen's ``network.py`` (biases too)."""
+    return rng.standard_normal((n_in, n_out))
+
+
+INITS = {
+    "he": _init_he,
+    "xavier": _init_xavier,
+    "glorot": _init_xavier,
+    "lecun": _init_lecun,
+    "normal": _init_normal,
+    "standard_normal": _init_standard_normal,
+}
+
+
+def _resolve_activation(activation: Any) -> Layer | None:
+    from glassnet.activations import get_activation
+
+    return None if activation is None else get_activation(activation)
+
+
+# ----------------------------------------------------------------------------- Dense
+@register
+class Dense(Layer):
+    """Fully connected layer  z = x W + b,  a = f(z)  with an optional activation f.
+
+    ``init``: "he", "xavier"/"glorot", "lecun", "normal" (N(0, 0.05^2)), "standard_normal", or "auto"
+    (He for the ReLU family, Xavier otherwise). ``l1`` / ``l2`` override the model-wide penalties.
+
+    Backward, given g = dC/da:  delta = g * f'(z),  dC/dW = x^T delta,  dC/db = sum_n delta,
+    dC/dx = delta W^T.
+    """
+
+    def __init__(
+        self,
+        n_in: int | None,
+        n_out: int,
+        activation: str | Layer | None = None,
+        init: str = "auto",
+        l1: float | None = None,
+        l2: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        if n_out is None or int(n_out) < 1 or (n_in is not None and int(n_in) < 1):
+            raise ValueError(f"Dense needs positive n_in and n_out, got n_in={n_in}, n_out={n_out}")
+        self.n_in = None if n_in is None else int(n_in)
+        self.n_out = int(n_out)
+        self.activation = _resolve_activation(activation)
+        if init != "auto":
+            lookup(INITS, init, "initialiser")
+        self.init = init
+        self.l1, self.l2 = l1, l2
+        self.z: np.ndarray | None = None
+        self.a: np.ndarray | None = None
+        self.delta: np.ndarray | None = None
+
+    def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense expects 1-D samples (add Flatten first), got sample shape {input_shape}")
+        if self.n_in is None:
+            self.n_in = int(input_shape[0])
+        elif input_shape[0] != self.n_in:
+            raise ValueError(f"Dense expects inputs of width {self.n_in}, got width {input_shape[0]}")
+        init = self.init
+        if init == "auto":
+            relu_like = type(self.activation).__name__ in {"ReLU", "LeakyReLU"}
+            init = "he" if relu_like else "xavier"
+        w = lookup(INITS, init, "initialiser")(rng, self.n_in, self.n_out)
+        if init == "standard_normal":
+            b = rng.standard_normal(self.n_out)
+        else:
+            b = np.zeros(self.n_out)
+        self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
+        self.b = Parameter(b.astype(dtype), "b", regularize=False)
+        self.params = [self.W, self.b]
+        return super().build(input_shape, dtype, rng)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (self.n_out,)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.input = x
+        z = x @ self.W.value
+        z += self.b.value
+        self.z = z
+        self.a = self.activation.forward(z, training) if self.activation is not None else z
+        self.output = self.a
+        return self.a
+
+    def backward(self, grad: np.ndarray) -> np.ndarray | None:
+        delta = self.activation.backward(grad) if self.activation is not None else grad
+        return self.backward_delta(delta)
+
+    def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
+        """Backward from delta = dC/dz (the fused softmax / sigmoid losses give it directly)."""
+        self.delta = delta
+        np.matmul(self.input.T, delta, out=self.W.grad)
+        np.sum(delta, axis=0, out=self.b.grad)
+        return delta @ self.W.value.T if self.needs_input_grad else None
+
+    def get_config(self) -> dict[str, Any]:
+        act = None if self.activation is None else self.activation.get_config()
+        return {"n_in": self.n_in, "n_out": self.n_out, "activation": act, "init": self.init,
+                "l1": self.l1, "l2": self.l2, "name": self.name}
+
+    def describe(self) -> str:
+        act = "" if self.activation is None else f", {self.activation.describe()}"
+        return f"Dense{act}"
+
+
+# ----------------------------------------------------------------------------- Maxout
+@register
+class Maxout(Layer):
+    """Maxout units (Goodfellow et al., 2013):  a_j = max_k z_jk,  z_jk = x W_{:,jk} + b_jk.
+
+    The gradient flows only to the winning piece of each unit.
+    """
+
+    def __init__(self, n_in: int | None, n_out: int, pieces: int = 2, init: str = "xavier",
+                 l1: float | None = None, l2: float | None = None, name: str | None = None) -> None:
+        super().__init__(name)
+        if int(pieces) < 1 or int(n_out) < 1:
+            raise ValueError(f"Maxout needs n_out >= 1 and pieces >= 1, got n_out={n_out}, pieces={pieces}")
+        self.n_in = None if n_in is None else int(n_in)
+        self.n_out, self.pieces = int(n_out), int(pieces)
+        lookup(INITS, init, "initialiser")
+        self.init, self.l1, self.l2 = init, l1, l2
+
+    def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
+        if len(input_shape) != 1 or (self.n_in is not None and input_shape[0] != self.n_in):
+            raise ValueError(f"Maxout expects inputs of width {self.n_in}, got sample shape {input_shape}")
+        self.n_in = int(input_shape[0])
+        w = lookup(INITS, self.init, "initialiser")(rng, self.n_in, self.n_out * self.pieces)
+        self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
+        self.b = Parameter(np.zeros(self.n_out * self.pieces, dtype=dtype), "b", regularize=False)
+        self.params = [self.W, self.b]
+        return super().build(input_shape, dtype, rng)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (self.n_out,)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.input = x
+        z = (x @ self.W.value + self.b.value).reshape(x.shape[0], self.n_out, self.pieces)
+        self.z = z
+        self.argmax = z.argmax(axis=2)[..., None]
+        self.output = np.take_along_axis(z, self.argmax, axis=2)[..., 0]
+        return self.output
+
+    def backward(self, grad: np.ndarray) -> np.ndarray | None:
+        delta = np.zeros_like(self.z)
+        np.put_along_axis(delta, self.argmax, grad[..., None], axis=2)
+        delta = delta.reshape(grad.shape[0], -1)
+        self.delta = delta
+        np.matmul(self.input.T, delta, out=self.W.grad)
+        np.sum(delta, axis=0, out=self.b.grad)
+        return delta @ self.W.value.T if self.needs_input_grad else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"n_in": self.n_in, "n_out": self.n_out, "pieces": self.pieces, "init": self.init,
+                "l1": self.l1, "l2": self.l2, "name": self.name}
+
+
+# ----------------------------------------------------------------------------- Dropout
+@register
+class Dropout(Layer):
+    """Inverted dropout: in training  a = x * m / (1 - p)  with  m_i ~ Bernoulli(1 - p);  identity otherwise.
+
+    ``frozen = True`` reuses the last mask (for gradient checks); ``mask`` is the scaled mask m / (1 - p).
+    """
+
+    def __init__(self, p: float, name: str | None = None) -> None:
+        super().__init__(name)
+        if not 0.0 <= float(p) < 1.0:
+            raise ValueError(f"Dropout rate p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.mask: np.ndarray | None = None
+        self.frozen = False
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.input = x
+        if not training or self.p == 0.0:
+            self.mask = None
+            self.output = x
+            return x
+        if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
+            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p
+            self.mask = keep.astype(x.dtype)
+            self.mask *= 1.0 / (1.0 - self.p)
+        self.output = x * self.mask
+        return self.output
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        if self.mask is not None:
+            grad *= self.mask
+        return grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p, "name": self.name}
+
+
+# ----------------------------------------------------------------------------- shape layers
+@register
+class Flatten(Layer):
+    """(n, d1, d2, ...) -> (n, d1 * d2 * ...)."""
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.input = x
+        self.output = x.reshape(x.shape[0], -1)
+        return self.output
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad.reshape(self.input.shape)
+
+
+@register
+class Reshape(Layer):
+    """(n, ...) -> (n, *shape); for example a flat image back to (n, 1, 28, 28)."""
+
+    def __init__(self, shape: tuple[int, ...] | list[int], name: str | None = None) -> None:
+        super().__init__(name)
+        self.shape = tuple(int(s) for s in shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if int(np.prod(input_shape)) != int(np.prod(self.shape)):
+            raise ValueError(f"Reshape to {self.shape} needs {int(np.prod(self.shape))} values per sample, "
+                             f"got sample shape {input_shape}")
+        return self.shape
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.input = x
+        self.output = x.reshape((x.shape[0], *self.shape))
+        return self.output
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad.reshape(self.input.shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "name": self.name}

@@ -1,0 +1,397 @@
+"""Sequential: a stack of layers trained by backpropagation.
+
+    forward:   a^0 = x,  a^l = layer_l(a^(l-1))
+    backward:  delta^L from the loss, then delta^(l) from delta^(l+1) through each layer (chain rule)
+    fit:       for each epoch, for each mini-batch: backprop, then the optimiser's update
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import numpy as np
+
+from glassnet._checks import as_float_array, check_labels
+from glassnet.activations import Activation
+from glassnet.callbacks import Callback, History, ProgressBar, Recorder, layer_stats
+from glassnet.encoding import one_hot
+from glassnet.layers import Dense, Layer, Parameter, Shape
+from glassnet.losses import Loss, get_loss
+from glassnet.optim import Optimizer, get_optimizer
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a NaN or infinite loss; the model keeps the weights of the last finite epoch."""
+
+
+class Sequential:
+    """A feed-forward network: ``Sequential([Dense(2, 2, activation="sigmoid"), Dense(2, 1, ...)])``.
+
+    ``dtype`` is float32 by default (float64 for gradient checks); ``seed`` fixes the initial weights.
+    ``input_shape`` (per sample) is needed only when the first layer cannot tell its input width.
+    """
+
+    def __init__(self, layers: Sequence[Layer], dtype: Any = np.float32, seed: int | None = None,
+                 input_shape: Shape | None = None) -> None:
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise ValueError("Sequential needs a non-empty list of Layer instances")
+        self.layers = layers
+        self.seed = seed
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.metrics: list[str] = []
+        self.l1 = self.l2 = 0.0
+        self.history: History | None = None
+        self.stop_training = False
+        self.meta: dict[str, Any] = {}
+        """Free-form JSON-compatible information saved with the model (e.g. class names)."""
+        self._build(input_shape)
+
+    # ------------------------------------------------------------------ construction
+    def _build(self, input_shape: Shape | None) -> None:
+        if input_shape is None:
+            n_in = getattr(self.layers[0], "n_in", None)
+            if n_in is None:
+                raise ValueError(f"cannot tell the input shape of {type(self.layers[0]).__name__}; "
+                                 "pass input_shape=(...) to Sequential")
+            input_shape = (n_in,)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        rng = np.random.default_rng(self.seed)
+        shape = self.input_shape
+        counts: dict[str, int] = {}
+        names = set()
+        for layer in self.layers:
+            shape = layer.build(shape, self.dtype, rng)
+            layer.rng = rng
+            base = type(layer).__name__.lower()
+            if layer.name is None or layer.name in names:
+                counts[base] = counts.get(base, 0) + 1
+                layer.name = f"{base}_{counts[base]}"
+            names.add(layer.name)
+        self.output_shape = shape
+        self.layers[0].needs_input_grad = False
+
+    def compile(self, loss: str | Loss = "mse", optimizer: str | Optimizer = "sgd",
+                metrics: Sequence[str] = ("accuracy",), l1: float = 0.0, l2: float = 0.0) -> Sequential:
+        """Choose the cost, the optimiser and the metrics; ``l1``/``l2`` apply to every weight matrix
+        whose layer sets none:  C_total = C + l1 sum|w| + l2/2 sum w^2.
+        """
+        self.loss = get_loss(loss)
+        self.optimizer = get_optimizer(optimizer)
+        for m in metrics:
+            if m != "accuracy":
+                raise ValueError(f"unknown metric {m!r}; known: accuracy")
+        self.metrics = list(metrics)
+        if l1 < 0 or l2 < 0:
+            raise ValueError(f"l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
+        self.l1, self.l2 = float(l1), float(l2)
+        out = self._output_activation()
+        self._fused = out is not None and self.loss.fuses_with is not None and isinstance(
+            out, self.loss.fuses_with)
+        return self
+
+    def _output_activation(self) -> Activation | None:
+        last = self.layers[-1]
+        act = last.activation if isinstance(last, Dense) else last
+        return act if isinstance(act, Activation) else None
+
+    def parameters(self) -> list[Parameter]:
+        """Every trainable parameter, first layer first."""
+        return [p for layer in self.layers for p in layer.params]
+
+    def count_params(self) -> int:
+        return sum(p.value.size for p in self.parameters())
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every parameter's value."""
+        return [p.value.copy() for p in self.parameters()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Copy ``weights`` (as from ``get_weights``) into the parameters, in place."""
+        params = self.parameters()
+        if len(weights) != len(params):
+            raise ValueError(f"expected {len(params)} weight arrays, got {len(weights)}")
+        for p, w in zip(params, weights, strict=True):
+            w = np.asarray(w)
+            if w.shape != p.value.shape:
+                raise ValueError(f"weight {p.name} must have shape {p.value.shape}, got {w.shape}")
+            p.value[...] = w
+
+    # ------------------------------------------------------------------ data checks
+    def _check_x(self, X: Any, name: str = "X") -> np.ndarray:
+        X = as_float_array(X, name, self.dtype)
+        if X.ndim == 1 and self.input_shape == (1,):
+            X = X[:, None]
+        if X.shape[1:] != self.input_shape:
+            raise ValueError(f"{name} must have samples of shape {self.input_shape}, got {X.shape[1:]} "
+                             f"(array shape {X.shape})")
+        return X
+
+    def _check_y(self, Y: Any, n: int, name: str = "Y") -> np.ndarray:
+        """Targets as a float array of the output's shape; integer labels are one-hot encoded."""
+        Y = np.asarray(Y)
+        n_out = self.output_shape[-1]
+        if Y.ndim == 1 and Y.dtype.kind in "biu":
+            if n_out == 1:
+                check_labels(Y, 2, name)
+                Y = Y[:, None]
+            else:
+                Y = one_hot(Y, n_out, self.dtype)
+        elif Y.ndim == 1 and n_out == 1:
+            Y = Y[:, None]
+        Y = as_float_array(Y, name, self.dtype)
+        if Y.shape[0] != n:
+            raise ValueError(f"{name} must have {n} rows to match X, got {Y.shape[0]}")
+        if Y.shape[1:] != self.output_shape:
+            raise ValueError(f"{name} must have targets of shape {self.output_shape} (or integer labels), "
+                             f"got {Y.shape[1:]}")
+        return Y
+
+    def _require_compiled(self) -> None:
+        if self.loss is None:
+            raise RuntimeError("call model.compile(loss=..., optimizer=...) first")
+
+    # ------------------------------------------------------------------ passes
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """a^L for a batch; every layer keeps its input, z, a of this pass."""
+        a = X
+        for layer in self.layers:
+            a = layer.forward(a, training)
+        return a
+
+    def _loss_and_delta(self, a: np.ndarray, Y: np.ndarray, need_delta: bool = True
+                        ) -> tuple[float, np.ndarray | None]:
+        """Data cost C of the last forward pass (no penalty) and the delta to send back
+        (dC/da^L, or dC/dz^L when the output activation is fused with the loss)."""
+        if self._fused:
+            act = self._output_activation()
+            loss = self.loss.fused_value(act.input, a, Y, act)
+            delta = self.loss.fused_delta(a, Y, act) if need_delta else None
+        else:
+            loss = self.loss.value(a, Y)
+            delta = self.loss.gradient(a, Y) if need_delta else None
+        return loss, delta
+
+    def backward(self, delta: np.ndarray) -> None:
+        """Propagate the output delta back through every layer, filling each parameter's ``.grad``."""
+        layers = self.layers
+        if self._fused:  # delta is already dC/dz of the output activation
+            last = layers[-1]
+            if isinstance(last, Dense):
+                delta = last.backward_delta(delta)
+            layers = layers[:-1]
+        for layer in reversed(layers):
+            if delta is None:
+                break
+            delta = layer.backward(delta)
+        self._penalty_grad()
+
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """One forward pass (training mode), the loss, and one backward pass that fills ``.grad``
+        of every parameter; no update. Returns C (including any L1/L2 penalty).
+        """
+        self._require_compiled()
+        a = self.forward(X, training=True)
+        loss, delta = self._loss_and_delta(a, Y)
+        self.backward(delta)
+        return loss + self._penalty()
+
+    def loss_value(self, X: np.ndarray, Y: np.ndarray, training: bool = False) -> float:
+        """C on a batch without a backward pass (what gradient-free optimisers evaluate)."""
+        self._require_compiled()
+        return self._loss_and_delta(self.forward(X, training), Y, need_delta=False)[0] + self._penalty()
+
+    # ------------------------------------------------------------------ regularisation
+    def _penalised(self) -> list[tuple[Parameter, float, float]]:
+        out = []
+        for layer in self.layers:
+            l1 = self.l1 if getattr(layer, "l1", None) is None else layer.l1
+            l2 = self.l2 if getattr(layer, "l2", None) is None else layer.l2
+            if l1 or l2:
+                out.extend((p, l1, l2) for p in layer.params if p.regularize)
+        return out
+
+    def _penalty(self) -> float:
+        """l1 sum|w| + l2/2 sum w^2 over the penalised weights."""
+        total = 0.0
+        for p, l1, l2 in self._penalised():
+            if l1:
+                total += l1 * float(np.abs(p.value).sum())
+            if l2:
+                total += 0.5 * l2 * float(np.vdot(p.value, p.value))
+        return total
+
+    def _penalty_grad(self) -> None:
+        """grad += l1 sign(w) + l2 w."""
+        for p, l1, l2 in self._penalised():
+            if l1:
+                p.grad += l1 * np.sign(p.value)
+            if l2:
+                p.grad += l2 * p.value
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X: Any, Y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
+            validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
+            callbacks: Sequence[Callback] = (), seed: int | None = None, verbose: int = 1,
+            record: Sequence[str] = ()) -> History:
+        """Train for ``epochs`` passes over (X, Y) in mini-batches of ``batch_size``
+        (None: full-batch gradient descent; 1: stochastic). ``validation_split`` holds out a random
+        fraction (drawn with ``seed``). ``record`` names per-layer statistics (see
+        ``callbacks.LAYER_STATS``) averaged per epoch into the History, e.g. "grad_norm/dense_1".
+        If the loss becomes NaN or inf, training stops with :class:`DivergenceError` and the model
+        keeps the weights of its last finite epoch.
+        """
+        self._require_compiled()
+        if self.optimizer.uses_gradients:
+            flat = [getattr(layer, "activation", None) or layer for layer in self.layers]
+            dead = [type(layer).__name__ for layer in flat if not layer.has_derivative]
+            if dead:
+                raise ValueError(f"cannot train {dead[0]} by gradient descent: its derivative is zero "
+                                 "everywhere; use Perceptron, a gradient-free optimiser, or sigmoid")
+        X = self._check_x(X)
+        Y = self._check_y(Y, X.shape[0])
+        rng = np.random.default_rng(seed)
+        if validation_data is None and validation_split:
+            if not 0.0 < validation_split < 1.0:
+                raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+            perm = rng.permutation(X.shape[0])
+            n_val = max(1, int(round(validation_split * X.shape[0])))
+            validation_data = (X[perm[:n_val]], Y[perm[:n_val]])
+            X, Y = X[perm[n_val:]], Y[perm[n_val:]]
+        if validation_data is not None:
+            Xv = self._check_x(validation_data[0], "validation X")
+            validation_data = (Xv, self._check_y(validation_data[1], Xv.shape[0], "validation Y"))
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        n = X.shape[0]
+        bs = n if batch_size is None else int(batch_size)
+        if bs < 1:
+            raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+        for layer in self.layers:
+            layer.rng = rng
+        n_batches = math.ceil(n / bs)
+        want_acc = "accuracy" in self.metrics
+        history = self.history = History()
+        cbs: list[Callback] = ([Recorder(list(record))] if record else []) + [history, *callbacks]
+        if verbose:
+            cbs.append(ProgressBar(epochs, n_batches, verbose))
+        self.stop_training = False
+        for cb in cbs:
+            cb.model = self
+            cb.on_train_begin({})
+        last_good = self.get_weights()
+        for epoch in range(epochs):
+            self.optimizer.begin_epoch(epoch)
+            for cb in cbs:
+                cb.on_epoch_begin(epoch, {})
+            if shuffle:
+                perm = rng.permutation(n)
+                Xs, Ys = X[perm], Y[perm]  # one gather per epoch; batches are views
+            else:
+                Xs, Ys = X, Y
+            total, correct = 0.0, 0
+            for b in range(n_batches):
+                xb, yb = Xs[b * bs:(b + 1) * bs], Ys[b * bs:(b + 1) * bs]
+                loss = self.optimizer.train_step(self, xb, yb)
+                if not math.isfinite(loss):
+                    self.set_weights(last_good)
+                    raise DivergenceError(
+                        f"loss became {loss} at epoch {epoch + 1}, batch {b + 1}; stopped, weights restored "
+                        f"to the end of epoch {epoch} (try a learning rate below {self.optimizer.lr:g})")
+                total += loss * xb.shape[0]
+                if want_acc:
+                    correct += _n_correct(self.layers[-1].output, yb)
+                for cb in cbs:
+                    cb.on_batch_end(b, {"loss": loss})
+            logs: dict[str, float] = {"loss": total / n}
+            if want_acc:
+                logs["accuracy"] = correct / n
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate(*validation_data).items()})
+            logs["lr"] = self.optimizer.lr
+            last_good = self.get_weights()
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in cbs:
+            cb.on_train_end({})
+        return history
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, X: Any, batch_size: int = 4096) -> np.ndarray:
+        """Outputs a^L (probabilities for a softmax output), computed in chunks of ``batch_size``."""
+        X = self._check_x(X)
+        outs = [self.forward(X[i:i + batch_size]).copy() for i in range(0, X.shape[0], batch_size)]
+        return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
+
+    def evaluate(self, X: Any, Y: Any, batch_size: int = 4096) -> dict[str, float]:
+        """{"loss": C, "accuracy": ...} on (X, Y), without training-mode dropout."""
+        self._require_compiled()
+        X = self._check_x(X)
+        return self._evaluate(X, self._check_y(Y, X.shape[0]), batch_size)
+
+    def _evaluate(self, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> dict[str, float]:
+        loss, correct, n = 0.0, 0, X.shape[0]
+        for i in range(0, n, batch_size):
+            xb, yb = X[i:i + batch_size], Y[i:i + batch_size]
+            a = self.forward(xb)
+            loss += self._loss_and_delta(a, yb, need_delta=False)[0] * xb.shape[0]
+            correct += _n_correct(a, yb)
+        out = {"loss": loss / n + self._penalty()}
+        if "accuracy" in self.metrics:
+            out["accuracy"] = correct / n
+        return out
+
+    def inspect(self, X: Any, Y: Any, stats: Sequence[str] = ("grad_norm", "activation_mean")
+                ) -> dict[str, float]:
+        """One backprop on (X, Y) and the per-layer statistics of that pass, e.g. the gradient norms
+        at initialisation: {"grad_norm/dense_1": ..., ...}.
+        """
+        X = self._check_x(X)
+        self.backprop(X, self._check_y(Y, X.shape[0]))
+        return layer_stats(self.layers, list(stats))
+
+    # ------------------------------------------------------------------ description and files
+    def summary(self, file: TextIO | None = None) -> None:
+        """Print each layer's name, type, output shape and parameter count, then the totals."""
+        print(self.summary_text(), file=file or sys.stdout)
+
+    def summary_text(self) -> str:
+        rows = [("layer", "type", "output shape", "params")]
+        for layer in self.layers:
+            rows.append((layer.name, layer.describe(), str((None, *layer.output_shape)),
+                         f"{layer.n_params:,}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        line = "-" * (sum(widths) + 6)
+
+        def fmt(r: tuple[str, ...]) -> str:
+            return f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
+
+        body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
+        body.append(f"total parameters: {self.count_params():,}  (input {(None, *self.input_shape)}, "
+                    f"{self.dtype.name})")
+        return "\n".join(body)
+
+    def save(self, path: str) -> None:
+        """Write the architecture (versioned JSON) and weights to one ``.npz`` file, atomically."""
+        from glassnet.io import save
+
+        save(self, path)
+
+    def __repr__(self) -> str:
+        return f"Sequential({self.layers!r}, dtype={self.dtype.name})"
+
+
+def _n_correct(a: np.ndarray, y: np.ndarray) -> int:
+    """Correct predictions: argmax for several outputs, a >= 0.5 for one."""
+    if a.shape[-1] == 1:
+        return int(np.count_nonzero((a[..., 0] >= 0.5) == (y[..., 0] >= 0.5)))
+    return int(np.count_nonzero(a.argmax(axis=-1) == y.argmax(axis=-1)))
