@@ -276,17 +276,27 @@ class Sequential:
             raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
         for layer in self.layers:
             layer.rng = rng
-        n_batches = math.ceil(n / bs)
-        want_acc = "accuracy" in self.metrics
         history = self.history = History()
         cbs: list[Callback] = ([Recorder(list(record))] if record else []) + [history, *callbacks]
         if verbose:
-            cbs.append(ProgressBar(epochs, n_batches, verbose))
+            cbs.append(ProgressBar(epochs, math.ceil(n / bs), verbose))
         self.stop_training = False
         for cb in cbs:
             cb.model = self
             cb.on_train_begin({})
         last_good = self.get_weights()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
+            self._epochs(X, Y, epochs, bs, shuffle, validation_data, rng, cbs, last_good)
+        for cb in cbs:
+            cb.on_train_end({})
+        return history
+
+    def _epochs(self, X: np.ndarray, Y: np.ndarray, epochs: int, bs: int, shuffle: bool,
+                validation_data: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
+                cbs: list[Callback], last_good: list[np.ndarray]) -> None:
+        n = X.shape[0]
+        n_batches = math.ceil(n / bs)
+        want_acc = "accuracy" in self.metrics
         for epoch in range(epochs):
             self.optimizer.begin_epoch(epoch)
             for cb in cbs:
@@ -321,9 +331,6 @@ class Sequential:
                 cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        for cb in cbs:
-            cb.on_train_end({})
-        return history
 
     # ------------------------------------------------------------------ inference
     def predict(self, X: Any, batch_size: int = 4096) -> np.ndarray:
