@@ -12,7 +12,7 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The full official MNIST shared beside the repository (CI has it)."""
     d = Path(os.environ.get("GLASSNET_DATA_DIR", SHARED_MNIST))

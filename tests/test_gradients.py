@@ -128,5 +128,5 @@ def test_softmax_jacobian(rng):
     z = rng.normal(size=4)
     J = gn.Softmax().derivative(z)
     for k in range(4):
-        numeric = gn.numerical_gradient(lambda v: float(gn.Softmax()(v)[k]), z.copy())
+        numeric = gn.numerical_gradient(lambda v, k=k: float(gn.Softmax()(v)[k]), z.copy())
         np.testing.assert_allclose(J[k], numeric, atol=1e-9)

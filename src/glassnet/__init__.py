@@ -1,5 +1,6 @@
 """glassnet: neural networks on NumPy, with every internal quantity open to inspection."""
 
+from glassnet import datasets
 from glassnet.activations import (
     ACTIVATIONS,
     Activation,
@@ -24,7 +25,9 @@ from glassnet.callbacks import (
     Recorder,
     ReduceLROnPlateau,
 )
-from glassnet.encoding import one_hot
+from glassnet.classic import ConvergenceWarning, GeneticAlgorithm, Perceptron, restarts, xor_network
+from glassnet.decomposition import PCA, TruncatedSVD, randomized_svd
+from glassnet.encoding import OneHot, Vocabulary, one_hot
 from glassnet.gradcheck import gradcheck, numerical_gradient
 from glassnet.io import ModelFileError, load
 from glassnet.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
@@ -44,11 +47,12 @@ from glassnet.optim import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "SGD", "Activation", "Adam", "BinaryCrossEntropy", "Callback", "CrossEntropy",
-    "Dense", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "History",
-    "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss", "Maxout", "MeanSquaredError",
-    "ModelCheckpoint", "ModelFileError", "Optimizer", "Parameter", "ProgressBar", "RMSProp", "ReLU",
-    "Recorder", "ReduceLROnPlateau", "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus",
-    "Softsign", "Step", "StepDecay", "Swish", "Tanh", "get_activation", "get_loss", "gradcheck", "load",
-    "numerical_gradient", "one_hot",
+    "ACTIVATIONS", "LOSSES", "PCA", "SGD", "Activation", "Adam", "BinaryCrossEntropy", "Callback",
+    "ConvergenceWarning", "CrossEntropy", "Dense", "DivergenceError", "Dropout", "EarlyStopping",
+    "ExponentialDecay", "Flatten", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU",
+    "Linear", "Loss", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneHot", "Optimizer",
+    "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape",
+    "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
+    "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
+    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
 ]

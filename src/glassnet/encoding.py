@@ -29,7 +29,11 @@ def _class_table(classes: Sequence[Hashable]) -> dict[Hashable, int]:
 
 
 def _as_label_list(labels: Iterable[Hashable] | np.ndarray) -> list:
-    return labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+        return labels.tolist()
+    return list(labels)
 
 
 def _label_array(classes: list) -> np.ndarray:
@@ -102,7 +106,10 @@ class OneHot:
             return check_labels(labels, len(self.classes_), name="labels")
         out = []
         for label in _as_label_list(labels):
-            j = self._table.get(label)
+            try:
+                j = self._table.get(label)
+            except TypeError:  # unhashable, so not a class
+                j = None
             if j is None:
                 k = len(self.classes_)
                 raise ValueError(f"label {label!r} is not one of the {k} classes {self._shown()}")

@@ -1,0 +1,65 @@
+"""The ``glassnet`` command: one sub-command per module in ``glassnet.commands``.
+
+Each module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``; heavy
+imports happen inside ``run`` so that ``glassnet --help`` stays instant. Errors print one line on
+stderr and exit 1; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (with a pointer to --help) instead of the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from glassnet import __version__
+
+    parser = _Parser(prog="glassnet", description="Glass-box neural networks on NumPy.")
+    parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"glassnet.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"glassnet.commands.{name}":
+                raise
+            continue
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show full tracebacks on errors")
+        mod.add_arguments(p)
+        p.set_defaults(run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("glassnet: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # one line for users, the traceback with --debug
+        if getattr(args, "debug", False):
+            raise
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"glassnet {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

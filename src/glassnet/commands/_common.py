@@ -1,0 +1,31 @@
+"""Helpers shared by the sub-commands: data loading with its provenance, and output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder with the MNIST IDX .gz files (default: $GLASSNET_DATA_DIR, the cache, a "
+                             "download, else the embedded sample)")
+
+
+def load_mnist(split: str, data_dir: str | None, quiet: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+    """X, y and a description of where they came from (printed on stderr unless quiet)."""
+    from glassnet.datasets import mnist
+
+    X, y, source = mnist.load(split, data_dir=data_dir, return_source=True)
+    if not quiet:
+        print(f"data: {source}", file=sys.stderr)
+    return X, y, source
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    """One JSON object on the last line of stdout."""
+    print(json.dumps(obj, sort_keys=True), flush=True)
