@@ -26,6 +26,7 @@ from glassnet.callbacks import (
     ReduceLROnPlateau,
 )
 from glassnet.classic import ConvergenceWarning, GeneticAlgorithm, Perceptron, restarts, xor_network
+from glassnet.conv import AvgPool2D, Conv2D, MaxPool2D
 from glassnet.decomposition import PCA, TruncatedSVD, randomized_svd
 from glassnet.encoding import OneHot, Vocabulary, one_hot
 from glassnet.gradcheck import gradcheck, numerical_gradient
@@ -43,16 +44,17 @@ from glassnet.optim import (
     Schedule,
     StepDecay,
 )
+from glassnet.recurrent import LSTM, RNN
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "PCA", "SGD", "Activation", "Adam", "BinaryCrossEntropy", "Callback",
-    "ConvergenceWarning", "CrossEntropy", "Dense", "DivergenceError", "Dropout", "EarlyStopping",
-    "ExponentialDecay", "Flatten", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU",
-    "Linear", "Loss", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneHot", "Optimizer",
-    "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape",
-    "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
-    "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
-    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
+    "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "AvgPool2D", "BinaryCrossEntropy",
+    "Callback", "Conv2D", "ConvergenceWarning", "CrossEntropy", "Dense", "DivergenceError", "Dropout",
+    "EarlyStopping", "ExponentialDecay", "Flatten", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer",
+    "LeakyReLU", "Linear", "Loss", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError",
+    "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder",
+    "ReduceLROnPlateau", "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step",
+    "StepDecay", "Swish", "Tanh", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss",
+    "gradcheck", "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
 ]

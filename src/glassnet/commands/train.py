@@ -12,18 +12,28 @@ from glassnet.commands._common import add_data_dir, emit_json, load_mnist
 HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test accuracy and save the model"
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # "architecture": mlp (784-hidden...-10), cnn (two 5x5 conv + 2x2 max-pool stages, then the hidden dense
+    # layers), lstm (the image read as 28 rows of 28 pixels by an LSTM of hidden[0] units)
     # the best MLP we know how to train here: >= 98% test accuracy in well under a minute on 2 cores
-    "default": {"hidden": [512, 256], "activation": "relu", "loss": "cross_entropy", "optimizer": "sgd",
-                "lr": 0.05, "momentum": 0.9, "decay": 0.9, "epochs": 20, "batch_size": 128, "dropout": 0.2,
-                "l2": 0.0, "init": "auto", "early_stopping": 5},
+    "default": {"architecture": "mlp", "hidden": [512, 256], "activation": "relu", "loss": "cross_entropy",
+                "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "decay": 0.9, "epochs": 20, "batch_size": 128,
+                "dropout": 0.2, "l2": 0.0, "init": "auto", "early_stopping": 5},
     # Nielsen, "Neural Networks and Deep Learning", ch. 1: 784-30-10 sigmoid, quadratic cost, eta = 3.0
-    "nielsen": {"hidden": [30], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd", "lr": 3.0,
-                "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
+    "nielsen": {"architecture": "mlp", "hidden": [30], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd",
+                "lr": 3.0, "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
                 "init": "standard_normal", "early_stopping": 0},
     # 3Blue1Brown's network: 784-16-16-10 sigmoid, quadratic cost (13,002 parameters)
-    "3b1b": {"hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd", "lr": 3.0,
-             "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
+    "3b1b": {"architecture": "mlp", "hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd",
+             "lr": 3.0, "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
              "init": "standard_normal", "early_stopping": 0},
+    # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%)
+    "cnn": {"architecture": "cnn", "hidden": [256], "activation": "relu", "loss": "cross_entropy",
+            "optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "decay": 0.7, "epochs": 4, "batch_size": 64,
+            "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0},
+    # each image as a sequence of 28 rows of 28 pixels, read by an LSTM with 128 units
+    "lstm": {"architecture": "lstm", "hidden": [128], "activation": "relu", "loss": "cross_entropy",
+             "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 0.8, "epochs": 6, "batch_size": 64,
+             "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0},
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
@@ -42,7 +52,8 @@ def _int_list(text: str) -> list[int]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="starting configuration; the options below override it (default: default)")
-    p.add_argument("--hidden", type=_int_list, metavar="N,N", help="hidden layer sizes, e.g. 128,64")
+    p.add_argument("--hidden", type=_int_list, metavar="N,N",
+                   help="hidden layer sizes, e.g. 128,64 (cnn: dense layers after the convolutions; lstm: units)")
     p.add_argument("--activation", help="hidden activation: relu, sigmoid, tanh, leaky_relu, ...")
     p.add_argument("--loss", help="cross_entropy (softmax output), mse or binary_cross_entropy (sigmoid output)")
     p.add_argument("--optimizer", help="sgd, adam or rmsprop")
@@ -84,8 +95,16 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
         gn.get_loss(cfg["loss"])  # unknown names fail with the list of losses
         raise ValueError(f"loss {cfg['loss']!r} cannot train the digit recogniser; use "
                          f"{', '.join(OUTPUT_ACTIVATION)}")
-    sizes = [784, *cfg["hidden"]]
     layers: list[gn.Layer] = []
+    sizes = [784, *cfg["hidden"]]
+    if cfg["architecture"] == "cnn":
+        act = cfg["activation"]
+        layers += [gn.Reshape((1, 28, 28)), gn.Conv2D(1, 32, 5, activation=act), gn.MaxPool2D(2),
+                   gn.Conv2D(32, 64, 5, activation=act), gn.MaxPool2D(2), gn.Flatten()]
+        sizes[0] = 64 * 4 * 4
+    elif cfg["architecture"] == "lstm":
+        layers += [gn.Reshape((28, 28)), gn.LSTM(28, cfg["hidden"][0])]
+        sizes = sizes[1:2]
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers.append(gn.Dense(n_in, n_out, activation=cfg["activation"], init=cfg["init"]))
         if cfg["dropout"]:
@@ -100,7 +119,7 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
         from glassnet.optim import OPTIMIZERS
 
         optimizer = lookup(OPTIMIZERS, name, "optimizer")(lr)
-    model = gn.Sequential(layers, seed=seed)
+    model = gn.Sequential(layers, seed=seed, input_shape=(784,))
     return model.compile(loss=cfg["loss"], optimizer=optimizer, l2=cfg["l2"])
 
 
