@@ -16,6 +16,7 @@ from glassnet.activations import (
     Tanh,
     get_activation,
 )
+from glassnet.autoencoder import Autoencoder, DenseTied, GaussianNoise, MaskingNoise
 from glassnet.callbacks import (
     Callback,
     EarlyStopping,
@@ -49,12 +50,13 @@ from glassnet.recurrent import LSTM, RNN
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "AvgPool2D", "BinaryCrossEntropy",
-    "Callback", "Conv2D", "ConvergenceWarning", "CrossEntropy", "Dense", "DivergenceError", "Dropout",
-    "EarlyStopping", "ExponentialDecay", "Flatten", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer",
-    "LeakyReLU", "Linear", "Loss", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError",
-    "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder",
-    "ReduceLROnPlateau", "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step",
-    "StepDecay", "Swish", "Tanh", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss",
-    "gradcheck", "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
+    "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Autoencoder", "AvgPool2D",
+    "BinaryCrossEntropy", "Callback", "Conv2D", "ConvergenceWarning", "CrossEntropy", "Dense", "DenseTied",
+    "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GaussianNoise",
+    "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss", "MaskingNoise",
+    "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneHot", "Optimizer",
+    "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape",
+    "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
+    "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
+    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
 ]

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from glassnet.commands._common import add_data_dir, emit_json, load_mnist
+from glassnet.commands._common import add_data_dir, add_threads, blas_threads, emit_json, load_mnist
 
 HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test accuracy and save the model"
 
@@ -17,23 +17,24 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the best MLP we know how to train here: >= 98% test accuracy in well under a minute on 2 cores
     "default": {"architecture": "mlp", "hidden": [512, 256], "activation": "relu", "loss": "cross_entropy",
                 "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "decay": 0.9, "epochs": 20, "batch_size": 128,
-                "dropout": 0.2, "l2": 0.0, "init": "auto", "early_stopping": 5},
+                "dropout": 0.2, "l2": 0.0, "init": "auto", "early_stopping": 5, "validation": 1 / 12},
     # Nielsen, "Neural Networks and Deep Learning", ch. 1: 784-30-10 sigmoid, quadratic cost, eta = 3.0
     "nielsen": {"architecture": "mlp", "hidden": [30], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd",
                 "lr": 3.0, "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
-                "init": "standard_normal", "early_stopping": 0},
-    # 3Blue1Brown's network: 784-16-16-10 sigmoid, quadratic cost (13,002 parameters)
-    "3b1b": {"architecture": "mlp", "hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd",
-             "lr": 3.0, "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
-             "init": "standard_normal", "early_stopping": 0},
+                "init": "standard_normal", "early_stopping": 0, "validation": 1 / 12},
+    # 3Blue1Brown's network: 784-16-16-10 sigmoid, quadratic cost (13,002 parameters); plain SGD plateaus
+    # near 94% here, Adam with a decaying rate and nearly all the training data gets past 95%
+    "3b1b": {"architecture": "mlp", "hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "adam",
+             "lr": 0.005, "momentum": 0.0, "decay": 0.93, "epochs": 60, "batch_size": 16, "dropout": 0.0, "l2": 0.0,
+             "init": "xavier", "early_stopping": 0, "validation": 0.02},
     # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%)
     "cnn": {"architecture": "cnn", "hidden": [256], "activation": "relu", "loss": "cross_entropy",
             "optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "decay": 0.7, "epochs": 4, "batch_size": 64,
-            "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0},
+            "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12},
     # each image as a sequence of 28 rows of 28 pixels, read by an LSTM with 128 units
     "lstm": {"architecture": "lstm", "hidden": [128], "activation": "relu", "loss": "cross_entropy",
              "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 0.8, "epochs": 6, "batch_size": 64,
-             "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0},
+             "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12},
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
@@ -67,8 +68,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", help="weight initialisation: auto, he, xavier, lecun, normal, standard_normal")
     p.add_argument("--early-stopping", type=int, metavar="N",
                    help="stop after N epochs without validation improvement (0: off)")
-    p.add_argument("--validation", type=float, default=1 / 12, metavar="FRACTION",
-                   help="fraction of the training set held out for validation (default 1/12: 5,000 images)")
+    p.add_argument("--validation", type=float, metavar="FRACTION",
+                   help="fraction of the training set held out for validation (presets: 1/12, i.e. 5,000 "
+                        "images; 3b1b: 0.02)")
+    add_threads(p)
     p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and dropout (default 0)")
     add_data_dir(p)
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
@@ -124,6 +127,11 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    with blas_threads(args.threads):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import glassnet as gn
 
     cfg = resolve(args)
@@ -138,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         callbacks.append(gn.EarlyStopping("val_loss", patience=cfg["early_stopping"]))
     start = time.perf_counter()
     history = model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
-                        validation_split=args.validation or 0.0, callbacks=callbacks, seed=args.seed,
+                        validation_split=cfg["validation"], callbacks=callbacks, seed=args.seed,
                         verbose=0 if args.quiet else 1)
     seconds = time.perf_counter() - start
     test = model.evaluate(X_test, y_test)

@@ -1,0 +1,153 @@
+"""``glassnet autoencoder``: train a deep autoencoder on MNIST and compare it with PCA of the same code size.
+
+The score is the squared reconstruction error per test image,  1/n sum_i ||x_i - x_hat_i||^2  (summed over the
+784 pixels, averaged over the images); Hinton & Salakhutdinov (2006) report 3.00 for a 784-1000-500-250-30
+autoencoder against 13.87 for PCA with 30 components.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from glassnet.commands._common import add_data_dir, add_threads, blas_threads, emit_json
+
+HELP = "train an autoencoder on MNIST and compare its test reconstruction error with PCA"
+
+DEFAULT_HIDDEN = "512,128"
+DEFAULT_EPOCHS = 30
+DEFAULT_LR = 2e-3
+DEFAULT_DECAY = 0.9
+
+
+def _sizes(text: str) -> list[int]:
+    """'1000,500,250' -> [1000, 500, 250]; '' or 'none' -> [] (a single-layer encoder)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths like 512,128, got {text!r}"
+                                         ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--code", type=int, default=30, help="width of the code layer (default 30)")
+    parser.add_argument("--hidden", type=_sizes, default=_sizes(DEFAULT_HIDDEN), metavar="W1,W2,...",
+                        help=f"encoder hidden widths, mirrored in the decoder (default {DEFAULT_HIDDEN})")
+    parser.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    parser.add_argument("--loss", default="binary_cross_entropy",
+                        help="reconstruction cost: binary_cross_entropy (default) or mse")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
+    parser.add_argument("--batch-size", type=int, default=128, help="default 128")
+    parser.add_argument("--lr", type=float, default=DEFAULT_LR,
+                        help=f"Adam learning rate (default {DEFAULT_LR:g})")
+    parser.add_argument("--lr-decay", type=float, default=DEFAULT_DECAY,
+                        help=f"eta_t = lr * decay^t for epoch t (default {DEFAULT_DECAY:g}; 1: constant)")
+    parser.add_argument("--tied", action="store_true", help="tie weights: encoder W = decoder W^T")
+    parser.add_argument("--noise", type=float, default=0.0,
+                        help="denoising: Gaussian std, or masking probability with --noise-type masking")
+    parser.add_argument("--noise-type", choices=("gaussian", "masking"), default="gaussian")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default 0)")
+    add_data_dir(parser)
+    parser.add_argument("--sample", action="store_true",
+                        help="use the embedded 5,000 / 1,000-image MNIST sample (quick runs)")
+    add_threads(parser)
+    parser.add_argument("--out", default=None, help="save the trained autoencoder to this .npz file")
+    parser.add_argument("--json", action="store_true", help="end stdout with one JSON object of the results")
+
+
+def _epoch_lines(epochs: int) -> Any:
+    """A callback printing one line per epoch on stderr: loss, learning rate and seconds."""
+    from glassnet.callbacks import Callback
+
+    class EpochLines(Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+            w = len(str(epochs))
+            print(f"epoch {epoch + 1:>{w}}/{epochs}  loss {logs['loss']:.4g}  lr {logs['lr']:.3g}  "
+                  f"{time.perf_counter() - self.t0:.1f} s", file=sys.stderr, flush=True)
+
+    return EpochLines()
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("code", "epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0 < args.lr_decay <= 1:
+        raise ValueError(f"--lr-decay must be in (0, 1], got {args.lr_decay}")
+    if args.noise < 0 or (args.noise_type == "masking" and args.noise >= 1):
+        raise ValueError(f"--noise must be >= 0 (and < 1 for masking), got {args.noise}")
+    if args.sample and args.data_dir is not None:
+        raise ValueError("give either --sample or --data-dir, not both")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    with blas_threads(args.threads):
+        result = _train_and_compare(args)
+    pca_name = f"PCA ({args.code} components)"
+    width = max(len(result["architecture"]), len(pca_name))
+    print(f"{result['data']}; squared reconstruction error per test image "
+          f"(sum over {result['n_features']} pixels, mean over {result['n_test']:,} images)")
+    print(f"{'model':<{width}}  {'error':>7}  {'seconds':>8}")
+    print(f"{result['architecture']:<{width}}  {result['ae_test_sq_error_per_image']:>7.3f}  "
+          f"{result['seconds']:>8.1f}   ({result['epochs']} epochs)")
+    print(f"{pca_name:<{width}}  {result['pca_test_sq_error_per_image']:>7.3f}  "
+          f"{result['pca_seconds']:>8.1f}")
+    if args.out:
+        print(f"saved the autoencoder to {args.out}")
+    if args.json:
+        emit_json(result)
+    return 0
+
+
+def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
+    from glassnet.autoencoder import Autoencoder, GaussianNoise, MaskingNoise
+    from glassnet.datasets import mnist
+    from glassnet.decomposition import PCA
+    from glassnet.optim import Adam, ExponentialDecay
+
+    X, _, source = mnist.load("train", args.data_dir, sample=args.sample, return_source=True)
+    Xt, _ = mnist.load("test", args.data_dir, sample=args.sample)
+    if args.code > X.shape[1]:
+        raise ValueError(f"--code must be at most {X.shape[1]} (the number of pixels), got {args.code}")
+    noise = None
+    if args.noise > 0:
+        noise = GaussianNoise(args.noise) if args.noise_type == "gaussian" else MaskingNoise(args.noise)
+    ae = Autoencoder.from_sizes(X.shape[1], args.hidden, args.code, activation=args.activation, noise=noise,
+                                tied=args.tied, seed=args.seed)
+    lr = ExponentialDecay(args.lr, args.lr_decay) if args.lr_decay != 1 else args.lr
+    ae.compile(loss=args.loss, optimizer=Adam(lr))
+    sizes = [X.shape[1], *args.hidden, args.code]
+    architecture = "autoencoder " + "-".join(map(str, sizes + sizes[-2::-1])) + (" tied" if args.tied else "")
+    print(f"glassnet autoencoder: {architecture} ({ae.model.count_params():,} parameters) on {source}",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    history = ae.fit(X, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=0,
+                     callbacks=[_epoch_lines(args.epochs)])
+    seconds = time.perf_counter() - t0
+    ae_error = ae.reconstruction_error(Xt)
+    t1 = time.perf_counter()
+    pca = PCA(args.code, svd="full").fit(X)
+    d = pca.inverse_transform(pca.transform(Xt)).astype(np.float64) - Xt
+    pca_error = float(np.einsum("ij,ij->", d, d)) / Xt.shape[0]
+    pca_seconds = time.perf_counter() - t1
+    if args.out:
+        ae.save(args.out)
+    return {
+        "ae_test_sq_error_per_image": ae_error, "pca_test_sq_error_per_image": pca_error,
+        "seconds": seconds, "pca_seconds": pca_seconds, "code": args.code, "epochs": len(history.epoch),
+        "hidden": list(args.hidden), "architecture": architecture, "final_loss": history["loss"][-1],
+        "data": source, "n_train": int(X.shape[0]), "n_test": int(Xt.shape[0]), "n_features": int(X.shape[1]),
+    }
