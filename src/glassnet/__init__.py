@@ -16,7 +16,7 @@ from glassnet.activations import (
     Tanh,
     get_activation,
 )
-from glassnet.autoencoder import Autoencoder, DenseTied, GaussianNoise, MaskingNoise
+from glassnet.autoencoder import Autoencoder, DenseTied
 from glassnet.callbacks import (
     Callback,
     EarlyStopping,
@@ -35,6 +35,7 @@ from glassnet.io import ModelFileError, load
 from glassnet.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
 from glassnet.losses import LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, get_loss
 from glassnet.model import DivergenceError, Sequential
+from glassnet.noise import GaussianNoise, MaskingNoise
 from glassnet.optim import (
     SGD,
     Adam,
