@@ -38,8 +38,8 @@ def as_float_array(x: Any, name: str, dtype: np.dtype | type = np.float32,
     return arr
 
 
-def check_labels(y: np.ndarray, n_classes: int, name: str = "y") -> np.ndarray:
-    """Integer class labels in ``0..n_classes-1`` as int64, or raise."""
+def check_labels(y: np.ndarray, n_classes: int | None, name: str = "y") -> np.ndarray:
+    """Integer class labels in ``0..n_classes-1`` (any label >= 0 when ``n_classes`` is None) as int64."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"{name} as class labels must be 1-D, got shape {y.shape}")
@@ -49,7 +49,9 @@ def check_labels(y: np.ndarray, n_classes: int, name: str = "y") -> np.ndarray:
     elif y.dtype.kind not in "biu":
         raise ValueError(f"{name} as class labels must be integers, got dtype {y.dtype}")
     y = y.astype(np.int64, copy=False)
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
+    if y.size and y.min() < 0 and n_classes is None:
+        raise ValueError(f"{name} must hold labels >= 0, got {y.min()}")
+    if y.size and n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
         bad = y[(y < 0) | (y >= n_classes)][0]
         raise ValueError(f"{name} has label {bad} outside the classes 0..{n_classes - 1}")
     return y

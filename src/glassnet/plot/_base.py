@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from glassnet._checks import check_labels
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -76,15 +78,7 @@ def as_labels(y: Any, name: str) -> np.ndarray:
         y = (y[:, 0] >= 0.5).astype(np.int64) if y.shape[1] == 1 else y.argmax(axis=1)
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D class labels (or 2-D network outputs), got shape {y.shape}")
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
-            raise ValueError(f"{name} as class labels must be whole numbers, got non-integer values")
-    elif y.dtype.kind not in "biu":
-        raise ValueError(f"{name} as class labels must be integers, got dtype {y.dtype}")
-    y = y.astype(np.int64)
-    if y.size and y.min() < 0:
-        raise ValueError(f"{name} must hold labels >= 0, got {y.min()}")
-    return y
+    return check_labels(y, None, name).copy()
 
 
 def as_images(X: Any, shape: tuple[int, int], name: str) -> np.ndarray:
