@@ -1,6 +1,12 @@
-"""glassnet: neural networks on NumPy, with every internal quantity open to inspection."""
+"""glassnet: neural networks on NumPy, with every internal quantity open to inspection.
 
-from glassnet import datasets
+The data sets, the classic learners and the decompositions are imported on first use (``_LAZY``), so
+that ``import glassnet`` and the command line start quickly.
+"""
+
+import importlib
+from typing import Any
+
 from glassnet.activations import (
     ACTIVATIONS,
     Activation,
@@ -26,9 +32,7 @@ from glassnet.callbacks import (
     Recorder,
     ReduceLROnPlateau,
 )
-from glassnet.classic import ConvergenceWarning, GeneticAlgorithm, Perceptron, restarts, xor_network
 from glassnet.conv import AvgPool2D, Conv2D, MaxPool2D
-from glassnet.decomposition import PCA, TruncatedSVD, randomized_svd
 from glassnet.encoding import OneHot, Vocabulary, one_hot
 from glassnet.gradcheck import gradcheck, numerical_gradient
 from glassnet.io import ModelFileError, load
@@ -49,6 +53,29 @@ from glassnet.optim import (
 from glassnet.recurrent import LSTM, RNN
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "datasets": "glassnet.datasets",
+    "ConvergenceWarning": "glassnet.classic", "GeneticAlgorithm": "glassnet.classic",
+    "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",
+    "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",
+    "randomized_svd": "glassnet.decomposition",
+}
+"""Public names whose module is imported when the name is first used (PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if _LAZY[name] == f"glassnet.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Autoencoder", "AvgPool2D",

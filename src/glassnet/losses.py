@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from glassnet._checks import lookup
-from glassnet.activations import Activation, Sigmoid, Softmax
+from glassnet.activations import Activation, Sigmoid, Softmax, row_sums
 
 _EPS = 1e-12
 
@@ -31,6 +31,10 @@ class Loss:
 
     def gradient(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def value_and_gradient(self, a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """(C, dC/da) in one call; losses whose two share work override it."""
+        return self.value(a, y), self.gradient(a, y)
 
     def fused_value(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, act: Activation) -> float:
         """C from the pre-activation z of the partner activation (stable form)."""
@@ -57,6 +61,12 @@ class MeanSquaredError(Loss):
         g = a - y
         g *= 1.0 / a.shape[0]
         return g
+
+    def value_and_gradient(self, a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        g = a - y
+        c = 0.5 * float(np.vdot(g, g)) / a.shape[0]
+        g *= 1.0 / a.shape[0]
+        return c, g
 
 
 class BinaryCrossEntropy(Loss):
@@ -103,9 +113,8 @@ class CrossEntropy(Loss):
         return -y / (np.clip(a, _EPS, None) * a.shape[0])
 
     def fused_value(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, act: Activation) -> float:
-        m = z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0]
-        return float(np.sum(lse * y.sum(axis=1)) - np.vdot(y, z)) / z.shape[0]
+        lse = act.log_normaliser(z)  # ln sum_k e^(z_ik), kept from the forward pass
+        return float(np.vdot(lse, row_sums(y)) - np.vdot(y, z)) / z.shape[0]
 
     def fused_delta(self, a: np.ndarray, y: np.ndarray, act: Activation) -> np.ndarray:
         d = a - y

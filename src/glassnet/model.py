@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -21,6 +22,10 @@ from glassnet.encoding import one_hot
 from glassnet.layers import Dense, Layer, Parameter, Shape
 from glassnet.losses import Loss, get_loss
 from glassnet.optim import Optimizer, get_optimizer
+
+_VALUE, _GRAD = operator.attrgetter("value"), operator.attrgetter("grad")
+_GATHER_BYTES = 1 << 18
+"""Shuffled batches smaller than this are gathered several at a time (one ``take`` per 256 KiB)."""
 
 
 class DivergenceError(RuntimeError):
@@ -52,6 +57,8 @@ class Sequential:
         self.stop_training = False
         self.meta: dict[str, Any] = {}
         """Free-form JSON-compatible information saved with the model (e.g. class names)."""
+        self._fused_act: Activation | None = None
+        self._penalised_in_fit: list[tuple[Parameter, float, float]] | None = None
         self._build(input_shape)
 
     # ------------------------------------------------------------------ construction
@@ -77,6 +84,45 @@ class Sequential:
             names.add(layer.name)
         self.output_shape = shape
         self.layers[0].needs_input_grad = False
+        self._pack_parameters()
+
+    def _pack_parameters(self) -> None:
+        """Move every parameter, and its gradient, into one buffer (each a 64-byte-aligned view of it),
+        so that the optimiser updates the whole network with a few operations instead of a few per
+        array: for small networks, most of an update is the per-call cost. Views rebound later (a
+        layer rebuilt, ``p.value = ...``) are noticed by ``packed_parameters``."""
+        params = list({id(p): p for p in self.parameters()}.values())
+        self._packed: tuple[list[Parameter], list, list, list[Parameter]] | None = None
+        if not params or any(p.value.dtype != self.dtype for p in params):
+            return
+        align = max(1, 64 // self.dtype.itemsize)
+        offsets, total = [], 0
+        for p in params:
+            offsets.append(total)
+            total += -(-p.value.size // align) * align
+        values, grads = (np.zeros(total + align, self.dtype) for _ in range(2))
+        skip = [(-a.ctypes.data // self.dtype.itemsize) % align for a in (values, grads)]
+        for p, off in zip(params, offsets, strict=True):
+            n, shape = p.value.size, p.value.shape
+            value = values[skip[0] + off:skip[0] + off + n].reshape(shape)
+            grad = grads[skip[1] + off:skip[1] + off + n].reshape(shape)
+            value[...], grad[...] = p.value, p.grad
+            p.value, p.grad = value, grad
+        packed = Parameter(values[skip[0]:skip[0] + total], "packed")
+        packed.grad = grads[skip[1]:skip[1] + total]
+        self._packed = (params, [p.value for p in params], [p.grad for p in params], [packed])
+
+    def packed_parameters(self) -> list[Parameter]:
+        """``[p]`` with p one Parameter spanning every parameter and gradient of the network (padding
+        between them stays zero), or ``parameters()`` when the arrays are no longer the packed views."""
+        params = self.parameters()
+        if self._packed is not None:
+            packed_params, values, grads, packed = self._packed
+            if (params == packed_params  # the same Parameter objects (compared by identity)
+                    and all(map(operator.is_, map(_VALUE, params), values))
+                    and all(map(operator.is_, map(_GRAD, params), grads))):
+                return packed
+        return params
 
     def compile(self, loss: str | Loss = "mse", optimizer: str | Optimizer = "sgd",
                 metrics: Sequence[str] = ("accuracy",), l1: float = 0.0, l2: float = 0.0) -> Sequential:
@@ -95,6 +141,7 @@ class Sequential:
         out = self._output_activation()
         self._fused = out is not None and self.loss.fuses_with is not None and isinstance(
             out, self.loss.fuses_with)
+        self._fused_act = out if self._fused else None
         return self
 
     def _output_activation(self) -> Activation | None:
@@ -171,12 +218,13 @@ class Sequential:
         """Data cost C of the last forward pass (no penalty) and the delta to send back
         (dC/da^L, or dC/dz^L when the output activation is fused with the loss)."""
         if self._fused:
-            act = self._output_activation()
+            act = self._fused_act
             loss = self.loss.fused_value(act.input, a, Y, act)
             delta = self.loss.fused_delta(a, Y, act) if need_delta else None
+        elif need_delta:
+            loss, delta = self.loss.value_and_gradient(a, Y)
         else:
-            loss = self.loss.value(a, Y)
-            delta = self.loss.gradient(a, Y) if need_delta else None
+            loss, delta = self.loss.value(a, Y), None
         return loss, delta
 
     def backward(self, delta: np.ndarray) -> None:
@@ -191,7 +239,8 @@ class Sequential:
             if delta is None:
                 break
             delta = layer.backward(delta)
-        self._penalty_grad()
+        if self._penalised():
+            self._penalty_grad()
 
     def backprop(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One forward pass (training mode), the loss, and one backward pass that fills ``.grad``
@@ -201,7 +250,7 @@ class Sequential:
         a = self.forward(X, training=True)
         loss, delta = self._loss_and_delta(a, Y)
         self.backward(delta)
-        return loss + self._penalty()
+        return loss + self._penalty() if self._penalised() else loss
 
     def loss_value(self, X: np.ndarray, Y: np.ndarray, training: bool = False) -> float:
         """C on a batch without a backward pass (what gradient-free optimisers evaluate)."""
@@ -210,6 +259,8 @@ class Sequential:
 
     # ------------------------------------------------------------------ regularisation
     def _penalised(self) -> list[tuple[Parameter, float, float]]:
+        if self._penalised_in_fit is not None:  # fixed for the duration of fit
+            return self._penalised_in_fit
         out = []
         for layer in self.layers:
             l1 = self.l1 if getattr(layer, "l1", None) is None else layer.l1
@@ -285,8 +336,12 @@ class Sequential:
             cb.model = self
             cb.on_train_begin({})
         last_good = self.get_weights()
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
-            self._epochs(X, Y, epochs, bs, shuffle, validation_data, rng, cbs, last_good)
+        self._penalised_in_fit = self._penalised()
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
+                self._epochs(X, Y, epochs, bs, shuffle, validation_data, rng, cbs, last_good)
+        finally:
+            self._penalised_in_fit = None
         for cb in cbs:
             cb.on_train_end({})
         return history
@@ -296,36 +351,63 @@ class Sequential:
                 cbs: list[Callback], last_good: list[np.ndarray]) -> None:
         n = X.shape[0]
         n_batches = math.ceil(n / bs)
+        optimizer, out_layer = self.optimizer, self.layers[-1]
+        batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
         want_acc = "accuracy" in self.metrics
+        # accuracy: one argmax per batch into `pred`, compared with the labels once per epoch
+        flat_acc = want_acc and Y.ndim == 2
+        if flat_acc:
+            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0] >= 0.5
+            pred = np.empty(n, labels.dtype)
+        if shuffle:  # rows are gathered into two reused buffers, a few small batches at a time
+            per_gather = max(1, _GATHER_BYTES // (bs * (X[:1].nbytes + Y[:1].nbytes) or 1))
+            rows = min(per_gather * bs, n)
+            xbuf = np.empty((rows, *X.shape[1:]), X.dtype)
+            ybuf = np.empty((rows, *Y.shape[1:]), Y.dtype)
         for epoch in range(epochs):
-            self.optimizer.begin_epoch(epoch)
+            optimizer.begin_epoch(epoch)
             for cb in cbs:
                 cb.on_epoch_begin(epoch, {})
-            if shuffle:
-                perm = rng.permutation(n)
-                Xs, Ys = X[perm], Y[perm]  # one gather per epoch; batches are views
-            else:
-                Xs, Ys = X, Y
+            perm = rng.permutation(n) if shuffle else None
             total, correct = 0.0, 0
             for b in range(n_batches):
-                xb, yb = Xs[b * bs:(b + 1) * bs], Ys[b * bs:(b + 1) * bs]
-                loss = self.optimizer.train_step(self, xb, yb)
+                lo = b * bs
+                hi = min(lo + bs, n)
+                if perm is None:
+                    xb, yb = X[lo:hi], Y[lo:hi]
+                else:
+                    if b % per_gather == 0:
+                        start = lo
+                        idx = perm[lo:lo + rows]
+                        X.take(idx, axis=0, out=xbuf[:len(idx)], mode="clip")
+                        Y.take(idx, axis=0, out=ybuf[:len(idx)], mode="clip")
+                    xb, yb = xbuf[lo - start:hi - start], ybuf[lo - start:hi - start]
+                loss = optimizer.train_step(self, xb, yb)
                 if not math.isfinite(loss):
                     self.set_weights(last_good)
                     raise DivergenceError(
                         f"loss became {loss} at epoch {epoch + 1}, batch {b + 1}; stopped, weights restored "
-                        f"to the end of epoch {epoch} (try a learning rate below {self.optimizer.lr:g})")
-                total += loss * xb.shape[0]
-                if want_acc:
-                    correct += _n_correct(self.layers[-1].output, yb)
-                for cb in cbs:
-                    cb.on_batch_end(b, {"loss": loss})
+                        f"to the end of epoch {epoch} (try a learning rate below {optimizer.lr:g})")
+                total += loss * (hi - lo)
+                if flat_acc:
+                    if Y.shape[1] > 1:
+                        out_layer.output.argmax(axis=1, out=pred[lo:hi])
+                    else:
+                        np.greater_equal(out_layer.output[:, 0], 0.5, out=pred[lo:hi])
+                elif want_acc:
+                    correct += _n_correct(out_layer.output, yb)
+                if batch_cbs:
+                    batch_logs = {"loss": loss}
+                    for cb in batch_cbs:
+                        cb.on_batch_end(b, batch_logs)
             logs: dict[str, float] = {"loss": total / n}
+            if flat_acc:
+                correct = int(np.count_nonzero(pred == (labels if perm is None else labels[perm])))
             if want_acc:
                 logs["accuracy"] = correct / n
             if validation_data is not None:
                 logs.update({f"val_{k}": v for k, v in self._evaluate(*validation_data).items()})
-            logs["lr"] = self.optimizer.lr
+            logs["lr"] = optimizer.lr
             last_good = self.get_weights()
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
