@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.layers import serial_matmul
+from glassnet._blas import serial_matmul
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from glassnet._blas import ones
 from glassnet._checks import lookup
-from glassnet.layers import Layer, ones, register
+from glassnet.layers import Layer, register
 
 ACTIVATIONS: dict[str, type[Activation]] = {}
 """Activation classes by name: "sigmoid", "relu", ..."""

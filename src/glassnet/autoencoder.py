@@ -98,8 +98,8 @@ class DenseTied(Layer):
 
     def _weights(self) -> Parameter:
         if isinstance(self.target, str):
-            raise ValueError(f"DenseTied {self.name!r} is not linked to its target {self.target!r}; load the "
-                             "file with Autoencoder.load or call link(model.layers)")
+            raise ValueError(f"DenseTied {self.name!r} is not linked to its target {self.target!r}; "
+                             "build it inside a Sequential, which links it")
         return self.target.W
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -180,10 +180,6 @@ class Autoencoder:
         if isinstance(decoder, Sequential):
             dtype = decoder.dtype if dtype is None else dtype
         layers = enc + dec
-        names = [layer.name for layer in layers if layer.name is not None]
-        if len(set(names)) < len(names):  # e.g. "dense_1" in both parts: name them afresh
-            for layer in layers:
-                layer.name = None
         corrupt = _noise_layer(noise)
         if input_shape is None and getattr(layers[0], "n_in", None) is not None:
             input_shape = (layers[0].n_in,)
@@ -202,9 +198,6 @@ class Autoencoder:
                              f"each need a layer), got {code_layer}")
         self.model = model
         self.code_layer = code_layer
-        for layer in model.layers:
-            if isinstance(layer, DenseTied):
-                layer.link(model.layers)
         if model.output_shape != model.input_shape:
             raise ValueError(f"the decoder must give back the input shape {model.input_shape}, "
                              f"got {model.output_shape}")

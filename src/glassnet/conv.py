@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from glassnet._checks import lookup
-from glassnet.layers import INITS, Layer, Parameter, Shape, _resolve_activation, register
+from glassnet.layers import Layer, Parameter, Shape, _resolve_activation, check_init, init_weights, register
 
 Pair = int | tuple[int, int] | list[int]
 
@@ -76,9 +75,7 @@ class Conv2D(Layer):
         self.stride = _pair(stride, "stride", 1)
         self.padding = _pair(padding, "padding", 0)
         self.activation = _resolve_activation(activation)
-        if init != "auto":
-            lookup(INITS, init, "initialiser")
-        self.init = init
+        self.init = check_init(init)
         self.l1, self.l2 = l1, l2
         self.z: np.ndarray | None = None
         self.a: np.ndarray | None = None
@@ -101,14 +98,10 @@ class Conv2D(Layer):
         elif input_shape[0] != self.in_channels:
             raise ValueError(f"Conv2D expects {self.in_channels} input channels, got sample shape "
                              f"{tuple(input_shape)}")
-        init = self.init
-        if init == "auto":
-            init = "he" if type(self.activation).__name__ in {"ReLU", "LeakyReLU"} else "xavier"
         kh, kw = self.kernel_size
         c, k = self.in_channels, self.out_channels
-        w = lookup(INITS, init, "initialiser")(rng, c * kh * kw, k)  # (C kh kw, C'), fan-in first
+        w, b = init_weights(self.init, self.activation, rng, c * kh * kw, k, k)  # (C kh kw, C'), fan-in first
         w = w.reshape(c, kh, kw, k).transpose(3, 0, 1, 2)
-        b = rng.standard_normal(k) if init == "standard_normal" else np.zeros(k)
         self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
         self.b = Parameter(b.astype(dtype), "b", regularize=False)
         self.params = [self.W, self.b]

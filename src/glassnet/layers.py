@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from glassnet._blas import ones, serial_matmul, use_serial
 from glassnet._checks import lookup
 
 Shape = tuple[int, ...]
@@ -134,77 +135,22 @@ INITS = {
 }
 
 
-_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+def check_init(init: str) -> str:
+    """``init`` if it is "auto" or a known initialiser name, else a one-line error listing them."""
+    if init != "auto":
+        lookup(INITS, init, "initialiser")
+    return init
 
 
-def ones(n: int, dtype: np.dtype) -> np.ndarray:
-    """A cached read-only vector of n ones: sums as products, 1^T delta, run as BLAS matrix-vector products
-    (two to three times faster than ``delta.sum(axis=0)`` for batch-sized arrays)."""
-    key = (n, dtype)
-    v = _ONES.get(key)
-    if v is None:
-        v = _ONES[key] = np.ones(n, dtype)
-        v.flags.writeable = False
-    return v
-
-
-# ----------------------------------------------------------------------------- BLAS threads
-SERIAL_MIN_WEIGHTS = 1 << 16
-SERIAL_MAX_MACS = 1 << 24
-"""In training, a product that reads a weight matrix of at least SERIAL_MIN_WEIGHTS entries runs on one
-BLAS thread when it needs fewer than SERIAL_MAX_MACS multiply-adds (batch x n_in x n_out); see
-``serial_matmul``. Measured on 2 cores: 784 x 128 weights, batches of 32 and 128 gain; 784 x 512 at batch
-128 loses. ``SERIAL_MAX_MACS = 0`` turns it off."""
-
-_BLAS: list[list[tuple[Any, Any]]] = []  # (get, set) thread-count functions per BLAS library, on first use
-
-
-def _blas_libraries() -> list[tuple[Any, Any]]:
-    if not _BLAS:
-        libs = []
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
-                get, set_ = lib.get_num_threads, lib.set_num_threads
-                symbol = getattr(lib, "_get_symbol", None)  # OpenBLAS's own functions: 5x less overhead
-                if symbol is not None and getattr(lib, "threading_layer", None) == "pthreads":
-                    raw = symbol("openblas_get_num_threads"), symbol("openblas_set_num_threads")
-                    if None not in raw:
-                        get, set_ = raw
-                libs.append((get, set_))
-        except Exception:  # no threadpoolctl, or it cannot inspect this platform: products keep their threads
-            libs = []
-        _BLAS.append(libs)
-    return _BLAS[0]
-
-
-def _serial(n: int, W: np.ndarray) -> bool:
-    """Whether a training product of an n-row batch with W should run on one BLAS thread."""
-    return W.size >= SERIAL_MIN_WEIGHTS and n * W.size < SERIAL_MAX_MACS
-
-
-def serial_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b on a single BLAS thread; other products keep their threads.
-
-    Training rewrites W after every batch. When a multi-threaded product has read W, its cache lines
-    sit in every core's cache and the in-place update must take them back: on the 2-core benchmark
-    machine that costs about 0.1 ms, more than a second thread saves on a small product (784 x 128
-    weights: 0.05 ms at batch 128, 0.01 ms at batch 32). The products that write dC/dW keep every
-    thread: there each thread reads its own part of the inputs. The thread count is process-wide, so a
-    product run meanwhile from another Python thread also gets one thread.
-    """
-    libs = _blas_libraries()
-    threads = [get() for get, _ in libs]
-    if max(threads, default=1) <= 1:
-        return a @ b
-    for _, set_ in libs:
-        set_(1)
-    try:
-        return a @ b
-    finally:
-        for (_, set_), n in zip(libs, threads, strict=True):
-            set_(n)
+def init_weights(init: str, activation: Layer | None, rng: np.random.Generator, n_in: int, n_out: int,
+                 n_bias: int) -> tuple[np.ndarray, np.ndarray]:
+    """Initial W (n_in, n_out) and b (n_bias,): "auto" is He for the ReLU family, Xavier otherwise;
+    biases are zero, except N(0, 1) with "standard_normal" (Nielsen's network.py)."""
+    if init == "auto":
+        init = "he" if type(activation).__name__ in {"ReLU", "LeakyReLU"} else "xavier"
+    w = lookup(INITS, init, "initialiser")(rng, n_in, n_out)
+    b = rng.standard_normal(n_bias) if init == "standard_normal" else np.zeros(n_bias)
+    return w, b
 
 
 def _resolve_activation(activation: Any) -> Layer | None:
@@ -241,9 +187,7 @@ class Dense(Layer):
         self.n_in = None if n_in is None else int(n_in)
         self.n_out = int(n_out)
         self.activation = _resolve_activation(activation)
-        if init != "auto":
-            lookup(INITS, init, "initialiser")
-        self.init = init
+        self.init = check_init(init)
         self.l1, self.l2 = l1, l2
         self.z: np.ndarray | None = None
         self.a: np.ndarray | None = None
@@ -256,15 +200,7 @@ class Dense(Layer):
             self.n_in = int(input_shape[0])
         elif input_shape[0] != self.n_in:
             raise ValueError(f"Dense expects inputs of width {self.n_in}, got width {input_shape[0]}")
-        init = self.init
-        if init == "auto":
-            relu_like = type(self.activation).__name__ in {"ReLU", "LeakyReLU"}
-            init = "he" if relu_like else "xavier"
-        w = lookup(INITS, init, "initialiser")(rng, self.n_in, self.n_out)
-        if init == "standard_normal":
-            b = rng.standard_normal(self.n_out)
-        else:
-            b = np.zeros(self.n_out)
+        w, b = init_weights(self.init, self.activation, rng, self.n_in, self.n_out, self.n_out)
         self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
         self.b = Parameter(b.astype(dtype), "b", regularize=False)
         self.params = [self.W, self.b]
@@ -276,7 +212,7 @@ class Dense(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
         W = self.W.value
-        z = serial_matmul(x, W) if training and _serial(x.shape[0], W) else x @ W  # z = x W + b
+        z = serial_matmul(x, W) if training and use_serial(x.shape[0], W) else x @ W  # z = x W + b
         z += self.b.value
         self.z = z
         self.a = self.activation.forward(z, training) if self.activation is not None else z
@@ -295,7 +231,7 @@ class Dense(Layer):
         if not self.needs_input_grad:
             return None
         W = self.W.value
-        return serial_matmul(delta, W.T) if _serial(delta.shape[0], W) else delta @ W.T  # dC/dx = delta W^T
+        return serial_matmul(delta, W.T) if use_serial(delta.shape[0], W) else delta @ W.T  # dC/dx = delta W^T
 
     def get_config(self) -> dict[str, Any]:
         act = None if self.activation is None else self.activation.get_config()
@@ -322,16 +258,16 @@ class Maxout(Layer):
             raise ValueError(f"Maxout needs n_out >= 1 and pieces >= 1, got n_out={n_out}, pieces={pieces}")
         self.n_in = None if n_in is None else int(n_in)
         self.n_out, self.pieces = int(n_out), int(pieces)
-        lookup(INITS, init, "initialiser")
-        self.init, self.l1, self.l2 = init, l1, l2
+        self.init, self.l1, self.l2 = check_init(init), l1, l2
 
     def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
         if len(input_shape) != 1 or (self.n_in is not None and input_shape[0] != self.n_in):
             raise ValueError(f"Maxout expects inputs of width {self.n_in}, got sample shape {input_shape}")
         self.n_in = int(input_shape[0])
-        w = lookup(INITS, self.init, "initialiser")(rng, self.n_in, self.n_out * self.pieces)
+        width = self.n_out * self.pieces
+        w, b = init_weights(self.init, None, rng, self.n_in, width, width)
         self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
-        self.b = Parameter(np.zeros(self.n_out * self.pieces, dtype=dtype), "b", regularize=False)
+        self.b = Parameter(b.astype(dtype), "b", regularize=False)
         self.params = [self.W, self.b]
         return super().build(input_shape, dtype, rng)
 

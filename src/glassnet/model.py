@@ -78,10 +78,13 @@ class Sequential:
             shape = layer.build(shape, self.dtype, rng)
             layer.rng = rng
             base = type(layer).__name__.lower()
-            if layer.name is None or layer.name in names:
+            while layer.name is None or layer.name in names:  # generated names skip those taken
                 counts[base] = counts.get(base, 0) + 1
                 layer.name = f"{base}_{counts[base]}"
             names.add(layer.name)
+        for layer in self.layers:  # layers that borrow another layer's weights (DenseTied) find it
+            if hasattr(layer, "link"):
+                layer.link(self.layers)
         self.output_shape = shape
         self.layers[0].needs_input_grad = False
         self._pack_parameters()

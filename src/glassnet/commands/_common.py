@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,21 +20,6 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="BLAS threads for the matrix products (default 0: the BLAS default, one per core); "
                              "1 is much faster on a machine busy with other work")
-
-
-@contextlib.contextmanager
-def blas_threads(n: int) -> Iterator[None]:
-    """Limit the BLAS behind NumPy to ``n`` threads inside the block (n <= 0: leave it alone).
-
-    Busy-waiting BLAS threads on an oversubscribed machine can make every product ten times slower.
-    """
-    if n <= 0:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=n, user_api="blas"):
-        yield
 
 
 def load_mnist(split: str, data_dir: str | None, quiet: bool = False) -> tuple[np.ndarray, np.ndarray, str]:

@@ -12,7 +12,8 @@ import sys
 import time
 from typing import Any
 
-from glassnet.commands._common import add_data_dir, add_threads, blas_threads, emit_json
+from glassnet._blas import blas_threads
+from glassnet.commands._common import add_data_dir, add_threads, emit_json
 
 HELP = "train an autoencoder on MNIST and compare its test reconstruction error with PCA"
 

@@ -7,7 +7,8 @@ import sys
 import time
 from typing import Any
 
-from glassnet.commands._common import add_data_dir, add_threads, blas_threads, emit_json, load_mnist
+from glassnet._blas import blas_threads
+from glassnet.commands._common import add_data_dir, add_threads, emit_json, load_mnist
 
 HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test accuracy and save the model"
 
