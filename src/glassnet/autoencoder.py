@@ -25,7 +25,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from glassnet.callbacks import Callback, History
-from glassnet.layers import Dense, Layer, Parameter, Shape, _resolve_activation, register
+from glassnet.layers import Activated, Dense, Layer, Parameter, Shape, _resolve_activation, register
 from glassnet.losses import Loss
 from glassnet.model import Sequential
 from glassnet.noise import GaussianNoise, MaskingNoise, Noise
@@ -36,7 +36,7 @@ __all__ = ["Autoencoder", "DenseTied", "GaussianNoise", "MaskingNoise"]
 
 # ----------------------------------------------------------------------------- tied weights
 @register
-class DenseTied(Layer):
+class DenseTied(Activated):
     """Dense layer that borrows the transposed weights of a later :class:`~glassnet.layers.Dense` layer,
     its ``target``:  z = x W_t^T + b,  a = f(z)  with W_t the target's W (own bias b only).
 
@@ -107,13 +107,9 @@ class DenseTied(Layer):
         self._target_input = self.target.input if isinstance(self.target, Layer) else None
         z = x @ self._weights().value.T
         z += self.b.value
-        self.z = z
-        self.a = self.activation.forward(z, training) if self.activation is not None else z
-        self.output = self.a
-        return self.a
+        return self._activate(z, training)
 
-    def backward(self, grad: np.ndarray) -> np.ndarray | None:
-        delta = self.activation.backward(grad) if self.activation is not None else grad
+    def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
         self.delta = delta
         W = self._weights()
         if self.target.input is self._target_input:  # the target did not run after this layer

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from glassnet.layers import Layer, Parameter, Shape, _resolve_activation, check_init, init_weights, register
+from glassnet.layers import Activated, Layer, Shape, _resolve_activation, check_init, init_weights, register
 
 Pair = int | tuple[int, int] | list[int]
 
@@ -51,7 +51,7 @@ def _check_image_shape(layer: str, input_shape: Shape) -> None:
 
 # ----------------------------------------------------------------------------- Conv2D
 @register
-class Conv2D(Layer):
+class Conv2D(Activated):
     """2-D convolution (cross-correlation)  z[n, k, i, j] = b_k + sum_{c, u, v} W[k, c, u, v] x[n, c, s i + u, s j + v]
     over the zero-padded input, then an optional activation a = f(z).
 
@@ -102,9 +102,7 @@ class Conv2D(Layer):
         c, k = self.in_channels, self.out_channels
         w, b = init_weights(self.init, self.activation, rng, c * kh * kw, k, k)  # (C kh kw, C'), fan-in first
         w = w.reshape(c, kh, kw, k).transpose(3, 0, 1, 2)
-        self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
-        self.b = Parameter(b.astype(dtype), "b", regularize=False)
-        self.params = [self.W, self.b]
+        self._weights_and_bias(w, b, dtype)
         return super().build(input_shape, dtype, rng)
 
     def _w_col(self) -> np.ndarray:
@@ -136,14 +134,7 @@ class Conv2D(Layer):
             np.matmul(cols, w_col, out=z[i:i + step].reshape(-1, k))
         z += self.b.value
         self.cols = cols if step >= n else None  # backward rebuilds it if dropped
-        self.z = z.transpose(0, 3, 1, 2)
-        self.a = self.activation.forward(self.z, training) if self.activation is not None else self.z
-        self.output = self.a
-        return self.a
-
-    def backward(self, grad: np.ndarray) -> np.ndarray | None:
-        delta = self.activation.backward(grad) if self.activation is not None else grad
-        return self.backward_delta(delta)
+        return self._activate(z.transpose(0, 3, 1, 2), training)
 
     def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
         """Backward from delta = dC/dz, shape (n, C', H', W')."""

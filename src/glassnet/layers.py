@@ -81,6 +81,12 @@ class Layer:
     def backward(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _weights_and_bias(self, w: np.ndarray, b: np.ndarray, dtype: np.dtype) -> None:
+        """Make ``W`` (penalised by L1/L2) and ``b`` (not) this layer's parameters."""
+        self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
+        self.b = Parameter(b.astype(dtype), "b", regularize=False)
+        self.params = [self.W, self.b]
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON-compatible values: ``type(self)(**config)`` rebuilds the layer."""
         return {"name": self.name}
@@ -160,8 +166,32 @@ def _resolve_activation(activation: Any) -> Layer | None:
 
 
 # ----------------------------------------------------------------------------- Dense
+class Activated(Layer):
+    """A layer that computes z from its input, then a = f(z) with an optional activation f.
+
+    Subclasses compute z in ``forward`` and finish with ``return self._activate(z, training)``, and
+    implement ``backward_delta(delta)`` from delta = dC/dz; ``backward`` applies f' first.
+    """
+
+    activation: Layer | None = None
+
+    def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
+        self.z = z
+        self.a = self.activation.forward(z, training) if self.activation is not None else z
+        self.output = self.a
+        return self.a
+
+    def backward(self, grad: np.ndarray) -> np.ndarray | None:
+        delta = self.activation.backward(grad) if self.activation is not None else grad
+        return self.backward_delta(delta)
+
+    def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
+        """Backward from delta = dC/dz (the fused softmax / sigmoid losses give it directly)."""
+        raise NotImplementedError
+
+
 @register
-class Dense(Layer):
+class Dense(Activated):
     """Fully connected layer  z = x W + b,  a = f(z)  with an optional activation f.
 
     ``init``: "he", "xavier"/"glorot", "lecun", "normal" (N(0, 0.05^2)), "standard_normal", or "auto"
@@ -201,9 +231,7 @@ class Dense(Layer):
         elif input_shape[0] != self.n_in:
             raise ValueError(f"Dense expects inputs of width {self.n_in}, got width {input_shape[0]}")
         w, b = init_weights(self.init, self.activation, rng, self.n_in, self.n_out, self.n_out)
-        self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
-        self.b = Parameter(b.astype(dtype), "b", regularize=False)
-        self.params = [self.W, self.b]
+        self._weights_and_bias(w, b, dtype)
         return super().build(input_shape, dtype, rng)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -214,17 +242,9 @@ class Dense(Layer):
         W = self.W.value
         z = serial_matmul(x, W) if training and use_serial(x.shape[0], W) else x @ W  # z = x W + b
         z += self.b.value
-        self.z = z
-        self.a = self.activation.forward(z, training) if self.activation is not None else z
-        self.output = self.a
-        return self.a
-
-    def backward(self, grad: np.ndarray) -> np.ndarray | None:
-        delta = self.activation.backward(grad) if self.activation is not None else grad
-        return self.backward_delta(delta)
+        return self._activate(z, training)
 
     def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
-        """Backward from delta = dC/dz (the fused softmax / sigmoid losses give it directly)."""
         self.delta = delta
         np.matmul(self.input.T, delta, out=self.W.grad)  # dC/dW = x^T delta
         np.matmul(ones(delta.shape[0], delta.dtype), delta, out=self.b.grad)  # dC/db = 1^T delta
@@ -266,9 +286,7 @@ class Maxout(Layer):
         self.n_in = int(input_shape[0])
         width = self.n_out * self.pieces
         w, b = init_weights(self.init, None, rng, self.n_in, width, width)
-        self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
-        self.b = Parameter(b.astype(dtype), "b", regularize=False)
-        self.params = [self.W, self.b]
+        self._weights_and_bias(w, b, dtype)
         return super().build(input_shape, dtype, rng)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
