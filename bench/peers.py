@@ -7,7 +7,8 @@ batch, as glassnet's ``fit`` does. An epoch includes its shuffle; the data are a
 
 PyTorch: a pre-loaded tensor, ``torch.randperm`` per epoch and index slicing per batch (no DataLoader),
 ``zero_grad / loss.backward() / step``, ``loss.item()`` per batch. NumPy: the textbook mini-batch
-backprop in matrix form, as in Nielsen's ``network.py`` but vectorised over the batch.
+backprop in matrix form, as in Nielsen's ``network.py`` but vectorised over the batch. The CNN row
+(glassnet's ``cnn`` preset) has only the glassnet and PyTorch loops: the other two have no convolutions.
 """
 
 from __future__ import annotations
@@ -285,6 +286,93 @@ def train_numpy(net: Net, bs: int, X: np.ndarray, y: np.ndarray, epochs: int, se
 
 
 TRAINERS = {"glassnet": train_glassnet, "torch": train_torch, "sklearn": train_sklearn, "numpy": train_numpy}
+
+
+# ----------------------------------------------------------------------------- CNN (glassnet and PyTorch)
+CNN_LABEL = "conv 32@5x5-pool-conv 64@5x5-pool-256-10 relu, dropout 0.3, softmax CE, Adam"
+
+
+def cnn_preset() -> dict[str, Any]:
+    from glassnet.commands.train import PRESETS
+
+    return dict(PRESETS["cnn"])
+
+
+def train_glassnet_cnn(bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
+                       shuffle: bool = True) -> dict[str, Any]:
+    """glassnet's ``cnn`` preset exactly as ``glassnet train`` builds it: Reshape(1, 28, 28) - Conv2D(1, 32,
+    5, relu) - MaxPool2D(2) - Conv2D(32, 64, 5, relu) - MaxPool2D(2) - Flatten - Dense(1024, 256, relu) -
+    Dropout(0.3) - Dense(256, 10, softmax), cross-entropy, Adam eta = 1e-3 * 0.7^epoch; no validation."""
+    import glassnet as gn
+    from glassnet.commands.train import build
+
+    model = build(cnn_preset(), seed)
+    clock = Clock()
+
+    class Timer(gn.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict) -> None:
+            clock.start()
+
+        def on_epoch_end(self, epoch: int, logs: dict) -> None:
+            clock.stop()
+
+    history = model.fit(X, y, epochs=epochs, batch_size=bs, shuffle=shuffle, seed=seed, verbose=0,
+                        callbacks=[Timer()])
+    return clock.result(history["loss"])
+
+
+def torch_cnn(dropout: float) -> Any:
+    """The ``cnn`` preset in PyTorch; the flat 784-pixel rows are unflattened to (1, 28, 28) images."""
+    from torch import nn
+
+    return nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(64 * 4 * 4, 256), nn.ReLU(), nn.Dropout(dropout), nn.Linear(256, 10))
+
+
+def train_torch_cnn(bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
+                    shuffle: bool = True) -> dict[str, Any]:
+    """The same network in PyTorch, from the weights glassnet initialises with the same seed (Conv2D's W
+    is (C', C, kh, kw) like ``nn.Conv2d.weight``; Dense's W is transposed), Adam with ExponentialLR;
+    data handling as in ``train_torch``."""
+    import torch
+    import torch.nn.functional as F
+
+    from glassnet.commands.train import build
+
+    cfg = cnn_preset()
+    torch.manual_seed(seed)
+    model = torch_cnn(cfg["dropout"])
+    learned = [m for m in model if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    ours = [layer for layer in build(cfg, seed).layers if hasattr(layer, "W")]
+    with torch.no_grad():
+        for m, layer in zip(learned, ours, strict=True):
+            W = layer.W.value if isinstance(m, torch.nn.Conv2d) else layer.W.value.T
+            m.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
+            m.bias.copy_(torch.from_numpy(layer.b.value))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg["decay"])
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    n, clock, losses = X.shape[0], Clock(), []
+    model.train()
+    for _ in range(epochs):
+        clock.start()
+        perm = torch.randperm(n) if shuffle else torch.arange(n)
+        total = 0.0
+        for i in range(0, n, bs):
+            idx = perm[i:i + bs]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(Xt[idx]), Yt[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        clock.stop()
+        losses.append(total / n)
+    return clock.result(losses)
+
+
+CNN_TRAINERS = {"glassnet": train_glassnet_cnn, "torch": train_torch_cnn}
 
 
 # ----------------------------------------------------------------------------- time to 98% test accuracy

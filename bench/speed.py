@@ -14,7 +14,9 @@ repeated, up to ``--retries`` times; one still disturbed is marked ``*``. Before
 script waits (up to ``--max-wait`` seconds) for both signs of load to go.
 
 Also printed: the machine's float32 matrix-multiply peak (a 4096 x 4096 sgemm, NumPy and PyTorch) and the
-share of it each run reaches; the time to 98% test accuracy of glassnet's ``default`` preset against the
+share of it each run reaches; glassnet's ``cnn`` preset (a LeNet-style CNN, batch 64, Adam) against the same
+network in PyTorch, timed on the first ``--cnn-limit`` images and scaled to a full epoch; the time to 98% test
+accuracy of glassnet's ``default`` preset against the
 same network in PyTorch; and the wall time and peak memory of ``glassnet predict`` on one picture against
 the same prediction written with PyTorch (``bench/predict_torch.py``).
 """
@@ -38,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 ROWS = [("relu", 128), ("relu", 32), ("nielsen", 10), ("3b1b", 100)]
+CNN_ROW = "cnn"  # glassnet's cnn preset against PyTorch only: scikit-learn and the NumPy loop have no convolutions
+CNN_PEERS = ["glassnet", "torch"]
 PEERS = ["glassnet", "torch", "sklearn", "numpy"]
 PEER_NAMES = {"glassnet": "glassnet", "torch": "PyTorch", "sklearn": "scikit-learn", "numpy": "NumPy loop"}
 PEER_MODULES = {"torch": "torch", "sklearn": "sklearn"}
@@ -64,6 +68,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     X, y = np.load(data / "X_train.npy"), np.load(data / "y_train.npy")
     import peers
 
+    if task == "train" and spec["net"] == CNN_ROW:
+        X, y = X[:spec["limit"]], y[:spec["limit"]]
+        return peers.CNN_TRAINERS[spec["peer"]](spec["bs"], X, y, spec["epochs"], spec["seed"])
     if task == "train":
         fn = peers.TRAINERS[spec["peer"]]
         out = fn(peers.NETS[spec["net"]], spec["bs"], X, y, spec["epochs"], spec["seed"])
@@ -187,19 +194,7 @@ def measure_training(args: argparse.Namespace, data: Path, peers_ok: list[str], 
             for peer in peers_ok:
                 spec = {"task": "train", "peer": peer, "net": net, "bs": bs, "epochs": args.epochs,
                         "seed": rep, "data": str(data)}
-                best = None
-                for _attempt in range(args.retries + 1):
-                    wait_until_quiet(args.max_foreign, args.max_wait)
-                    out = run_child(spec, args.threads)
-                    w, f = out["wall"][args.warmup:], out["foreign"][args.warmup:]
-                    worst = max((fi / wi for fi, wi in zip(f, w, strict=True)), default=0.0)
-                    if CANARY[0].slow():  # slowed from outside while it ran
-                        worst = max(worst, 1.0)
-                    if best is None or worst < best[0]:
-                        best = (worst, out)
-                    if worst <= args.max_foreign:
-                        break
-                worst, out = best
+                worst, out = measure_child(args, spec, args.retries)
                 entry = row.setdefault(peer, {"epochs": [], "cpu": [], "disturbed": False, "loss": []})
                 entry["epochs"] += out["wall"][args.warmup:]
                 entry["cpu"] += out["cpu"][args.warmup:]
@@ -210,6 +205,45 @@ def measure_training(args: argparse.Namespace, data: Path, peers_ok: list[str], 
                 print(f"  {net}-{bs} {peer:8s} rep {rep}: " + " ".join(f"{t:.3f}" for t in out["wall"]) +
                       f" s/epoch (disturbance {worst:.0%})", file=log, flush=True)
     return results
+
+
+def measure_child(args: argparse.Namespace, spec: dict[str, Any], retries: int) -> tuple[float, dict]:
+    """One training child, redone up to ``retries`` times while disturbed: (worst disturbance, the least
+    disturbed result). Disturbance = other processes' CPU seconds per wall second in a timed epoch, or 1
+    when the canary ran slow afterwards."""
+    best = None
+    for _attempt in range(retries + 1):
+        wait_until_quiet(args.max_foreign, args.max_wait)
+        out = run_child(spec, args.threads)
+        w, f = out["wall"][args.warmup:], out["foreign"][args.warmup:]
+        worst = max((fi / wi for fi, wi in zip(f, w, strict=True)), default=0.0)
+        if CANARY[0].slow():  # slowed from outside while it ran
+            worst = max(worst, 1.0)
+        if best is None or worst < best[0]:
+            best = (worst, out)
+        if worst <= args.max_foreign:
+            break
+    assert best is not None
+    return best
+
+
+def measure_cnn(args: argparse.Namespace, data: Path, peers_ok: list[str], log: Any) -> dict:
+    """{peer: {"epochs": [...], ...}} for the cnn preset on the first ``--cnn-limit`` images; the seconds
+    are those of the subset (the report scales them to a full epoch)."""
+    row: dict = {}
+    for rep in range(args.cnn_repeats):
+        for peer in [q for q in CNN_PEERS if q in peers_ok]:
+            spec = {"task": "train", "peer": peer, "net": CNN_ROW, "bs": args.cnn_batch, "epochs": args.epochs,
+                    "seed": rep, "data": str(data), "limit": args.cnn_limit}
+            worst, out = measure_child(args, spec, args.cnn_retries)
+            entry = row.setdefault(peer, {"epochs": [], "cpu": [], "disturbed": False, "loss": []})
+            entry["epochs"] += out["wall"][args.warmup:]
+            entry["cpu"] += out["cpu"][args.warmup:]
+            entry["loss"].append(out["loss"][-1])
+            entry["disturbed"] |= worst > args.max_foreign
+            print(f"  {CNN_ROW}-{args.cnn_batch} {peer:8s} rep {rep}: " + " ".join(f"{t:.3f}" for t in out["wall"])
+                  + f" s per {args.cnn_limit:,} images (disturbance {worst:.0%})", file=log, flush=True)
+    return row
 
 
 def measure_to98(args: argparse.Namespace, data: Path, peers_ok: list[str], model_path: Path,
@@ -302,7 +336,7 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
 
 
 def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: dict, pred: dict,
-           peers_ok: list[str], n_train: int) -> str:
+           peers_ok: list[str], n_train: int, cnn: dict | None = None) -> str:
     import peers
 
     lines = [f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, NumPy {info['numpy']}"
@@ -342,6 +376,22 @@ def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: 
                     v = med[(net, bs)].get(p)
                     cells.append(f"{gflop / v:.0f} GFLOP/s ({gflop / v / best_peak:.0%})" if v else "-")
                 lines.append("| " + " | ".join(cells) + " |")
+    if cnn:
+        scale = n_train / args.cnn_limit
+        sec = {p: statistics.median(v["epochs"]) * scale for p, v in cnn.items()}
+        g, t = sec.get("glassnet"), sec.get("torch")
+        others = [PEER_NAMES[p] for p in peers_ok if p not in CNN_PEERS]
+        if lines[-1]:
+            lines.append("")
+        lines += [f"Seconds per {n_train:,}-image epoch of glassnet's `cnn` preset against the same network "
+                  f"in PyTorch (median of {args.cnn_repeats}; timed on the first {args.cnn_limit:,} images and "
+                  f"scaled by {scale:g}):", "",
+                  "| network | batch | glassnet | PyTorch | ratio |" + "".join(f" {o} |" for o in others),
+                  "|---|---:|---:|---:|---:|" + "---:|" * len(others),
+                  f"| {peers.CNN_LABEL} | {args.cnn_batch} | {_cell(g, cnn.get('glassnet'), 1)} | "
+                  f"{_cell(t, cnn.get('torch'), 1)} | {fmt_ratio(g, t)} |" + " — |" * len(others)]
+        if others:
+            lines.append(f"{' and '.join(others)} cannot express a convolutional network (—).")
     if to98:
         lines += ["", "Time to 98% test accuracy, glassnet's `default` preset (784-512-256-10 ReLU, dropout "
                   "0.2, SGD momentum 0.9, eta 0.05 x 0.9^epoch, batch 128) against the same network in "
@@ -370,21 +420,25 @@ def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: 
         if len(pred) == 2:
             ratio_wall, ratio_rss = wall["glassnet"] / wall["torch"], rss["glassnet"] / rss["torch"]
             lines.append(f"| ratio | {ratio_wall:.2f}x | {ratio_rss:.2f}x |")
-    lines += ["", f"{args.repeats} repeats of {args.epochs} epochs per peer and network, peers interleaved, "
-              f"first {args.warmup} epoch(s) of each discarded as warm-up; glassnet `fit(..., verbose=0)`."]
+    rounds = (f"{args.repeats} repeats" + (f" ({args.cnn_repeats} for the CNN)" if cnn else "") if train
+              else f"{args.cnn_repeats} repeats" if cnn else "")
+    if rounds:
+        lines += ["", f"{rounds} of {args.epochs} epochs per peer and network, peers interleaved, first "
+                  f"{args.warmup} epoch(s) of each discarded as warm-up; glassnet `fit(..., verbose=0)`."]
     if any(not v.get("exact", True) for res in train.values() for v in res.values()):
         lines.append("† scikit-learn's MLPClassifier has no sigmoid output with quadratic cost: timed with "
                      "logistic hidden units, softmax output and log-loss instead (an approximation).")
-    if any(v["disturbed"] for res in train.values() for v in res.values()):
+    tries = sorted({n + 1 for n, used in ((args.retries, train), (args.cnn_retries, cnn)) if used})
+    if any(v["disturbed"] for res in [*train.values(), cnn or {}] for v in res.values()):
         lines.append(f"* disturbed (other processes used more than {args.max_foreign:.0%} of a core, or the "
-                     f"canary ran slow) in every one of {args.retries + 1} tries.")
+                     f"canary ran slow) in every one of {' or '.join(map(str, tries))} tries.")
     return "\n".join(lines)
 
 
-def _cell(v: float | None, res: dict | None) -> str:
+def _cell(v: float | None, res: dict | None, digits: int = 3) -> str:
     if v is None:
         return "-"
-    return f"{v:.3f}" + ("*" if res and res.get("disturbed") else "")
+    return f"{v:.{digits}f}" + ("*" if res and res.get("disturbed") else "")
 
 
 # ----------------------------------------------------------------------------- main
@@ -400,10 +454,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=2, help="epochs per child (default 2)")
     p.add_argument("--warmup", type=int, default=1, help="epochs discarded per child (default 1)")
     p.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated subset of {','.join(PEERS)}")
-    p.add_argument("--rows", default="",
-                   help="comma-separated subset of " + ",".join(f"{n}{b}" for n, b in ROWS))
+    row_names = [f"{n}{b}" for n, b in ROWS] + [CNN_ROW]
+    p.add_argument("--rows", default="", help="comma-separated subset of " + ",".join(row_names))
     p.add_argument("--limit", type=int,
                    help="train on the first N images only (a quick check, not a benchmark)")
+    p.add_argument("--cnn-limit", type=int, default=12000,
+                   help="time the cnn row on the first N training images, scaled to a full epoch (default 12000)")
+    p.add_argument("--cnn-batch", type=int, default=64, help="batch size of the cnn row (default 64, as the preset)")
+    p.add_argument("--cnn-repeats", type=int, default=3, help="child processes per peer for the cnn row (default 3)")
+    p.add_argument("--cnn-retries", type=int, default=1,
+                   help="redos of a disturbed cnn measurement (default 1: a cnn child takes tens of seconds)")
     p.add_argument("--repeats-98", type=int, default=1,
                    help="runs of the time-to-98%% race per peer (default 1)")
     p.add_argument("--max-epochs-98", type=int, default=20,
@@ -423,6 +483,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     args.rows = [r for r in args.rows.split(",") if r]
+    if any(r not in row_names for r in args.rows):
+        p.error(f"--rows takes a comma-separated subset of {','.join(row_names)}, got {','.join(args.rows)}")
+    if args.cnn_limit < args.cnn_batch:
+        p.error(f"--cnn-limit must be at least --cnn-batch ({args.cnn_batch}), got {args.cnn_limit}")
     if args.warmup >= args.epochs:
         p.error("--warmup must be smaller than --epochs")
 
@@ -451,8 +515,10 @@ def main(argv: list[str] | None = None) -> int:
             np.save(tmp / f"y_{split}.npy", y.astype(np.int64))
         info = machine()
         print(f"machine: {info}", file=log)
+        mlp_rows = [(n, b) for n, b in ROWS if not args.rows or f"{n}{b}" in args.rows]
         peak = {}
-        for lib in ["numpy"] + (["torch"] if "torch" in peers_ok else []):
+        libs = ["numpy"] + (["torch"] if "torch" in peers_ok else []) if mlp_rows else []  # for the MLP tables
+        for lib in libs:
             for _attempt in range(args.retries + 1):  # the best of a few: load elsewhere only lowers it
                 wait_until_quiet(args.max_foreign, args.max_wait)
                 gflops = run_child({"task": "peak", "lib": lib, "n": 4096}, args.threads)["gflops"]
@@ -461,6 +527,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sgemm peak (GFLOP/s): {peak}", file=log)
         n_train = int(np.load(tmp / "y_train.npy").shape[0])
         train = measure_training(args, tmp, peers_ok, log)
+        cnn: dict = {}
+        if not args.rows or CNN_ROW in args.rows:
+            args.cnn_limit = min(args.cnn_limit, n_train)
+            cnn = measure_cnn(args, tmp, peers_ok, log)
         model_path = tmp / "model.npz"
         to98: dict = {}
         if not args.skip_98:
@@ -471,11 +541,11 @@ def main(argv: list[str] | None = None) -> int:
                 run_child({"task": "to98", "peer": "glassnet", "seed": 0, "data": str(tmp), "target": 0.0,
                            "max_epochs": 1, "save": str(model_path)}, args.threads)
             pred = measure_predict(args, tmp, model_path, "torch" in peers_ok, log)
-    text = report(args, info, peak, train, to98, pred, peers_ok, n_train)
+    text = report(args, info, peak, train, to98, pred, peers_ok, n_train, cnn)
     print(text)
     if args.json:
         raw = {"machine": info, "peak": peak, "to98": to98, "predict": pred,
-               "train": {f"{n}-{b}": r for (n, b), r in train.items()}, "args": vars(args)}
+               "train": {f"{n}-{b}": r for (n, b), r in train.items()}, "cnn": cnn, "args": vars(args)}
         Path(args.json).write_text(json.dumps(raw, indent=1))
     return 0
 

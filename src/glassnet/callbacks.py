@@ -170,7 +170,8 @@ class ProgressBar(Callback):
 
             width = len(str(self.epochs))
             self.bar = tqdm(total=self.n_batches, desc=f"epoch {epoch + 1:>{width}}/{self.epochs}",
-                            file=self.file, leave=True, unit="batch", dynamic_ncols=True)
+                            file=self.file, leave=True, unit="batch",
+                            bar_format="{desc} {bar:20} {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}")
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         if self.bar is not None:
