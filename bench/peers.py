@@ -289,7 +289,7 @@ TRAINERS = {"glassnet": train_glassnet, "torch": train_torch, "sklearn": train_s
 
 
 # ----------------------------------------------------------------------------- CNN (glassnet and PyTorch)
-CNN_LABEL = "conv 32@5x5-pool-conv 64@5x5-pool-256-10 relu, dropout 0.3, softmax CE, Adam"
+CNN_LABEL = "`cnn` preset: conv 32@5x5-pool-conv 64@5x5-pool-256-10 relu, dropout 0.3, softmax CE, Adam"
 
 
 def cnn_preset() -> dict[str, Any]:

@@ -14,11 +14,11 @@ repeated, up to ``--retries`` times; one still disturbed is marked ``*``. Before
 script waits (up to ``--max-wait`` seconds) for both signs of load to go.
 
 Also printed: the machine's float32 matrix-multiply peak (a 4096 x 4096 sgemm, NumPy and PyTorch) and the
-share of it each run reaches; glassnet's ``cnn`` preset (a LeNet-style CNN, batch 64, Adam) against the same
-network in PyTorch, timed on the first ``--cnn-limit`` images and scaled to a full epoch; the time to 98% test
-accuracy of glassnet's ``default`` preset against the
-same network in PyTorch; and the wall time and peak memory of ``glassnet predict`` on one picture against
-the same prediction written with PyTorch (``bench/predict_torch.py``).
+share of it each run reaches; glassnet's ``cnn`` preset (a LeNet-style CNN, batch 64, Adam) against the
+same network in PyTorch, timed on the first ``--cnn-limit`` images and scaled to a full epoch; the time to
+98% test accuracy of glassnet's ``default`` preset against the same network in PyTorch; and the wall time
+and peak memory of ``glassnet predict`` on one picture against the same prediction written with PyTorch
+(``bench/predict_torch.py``).
 """
 
 from __future__ import annotations
