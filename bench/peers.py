@@ -101,13 +101,11 @@ def build_glassnet(net: Net, seed: int) -> Any:
     return model.compile(loss=net.loss, optimizer=gn.SGD(net.lr, momentum=net.momentum))
 
 
-def train_glassnet(net: Net, bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
-                   init: list | None = None, shuffle: bool = True) -> dict[str, Any]:
+def _fit_timed(model: Any, X: np.ndarray, y: np.ndarray, epochs: int, bs: int, shuffle: bool,
+               seed: int) -> tuple[Clock, Any]:
+    """``model.fit`` with each epoch timed by a callback (the shuffle included, validation excluded)."""
     import glassnet as gn
 
-    model = build_glassnet(net, seed)
-    if init is not None:
-        model.set_weights([a for wb in init for a in wb])
     clock = Clock()
 
     class Timer(gn.Callback):
@@ -119,6 +117,15 @@ def train_glassnet(net: Net, bs: int, X: np.ndarray, y: np.ndarray, epochs: int,
 
     history = model.fit(X, y, epochs=epochs, batch_size=bs, shuffle=shuffle, seed=seed, verbose=0,
                         callbacks=[Timer()])
+    return clock, history
+
+
+def train_glassnet(net: Net, bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
+                   init: list | None = None, shuffle: bool = True) -> dict[str, Any]:
+    model = build_glassnet(net, seed)
+    if init is not None:
+        model.set_weights([a for wb in init for a in wb])
+    clock, history = _fit_timed(model, X, y, epochs, bs, shuffle, seed)
     weights = [(layer.W.value, layer.b.value) for layer in model.layers]
     return clock.result(history["loss"], weights=weights)
 
@@ -303,21 +310,10 @@ def train_glassnet_cnn(bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed:
     """glassnet's ``cnn`` preset exactly as ``glassnet train`` builds it: Reshape(1, 28, 28) - Conv2D(1, 32,
     5, relu) - MaxPool2D(2) - Conv2D(32, 64, 5, relu) - MaxPool2D(2) - Flatten - Dense(1024, 256, relu) -
     Dropout(0.3) - Dense(256, 10, softmax), cross-entropy, Adam eta = 1e-3 * 0.7^epoch; no validation."""
-    import glassnet as gn
     from glassnet.commands.train import build
 
     model = build(cnn_preset(), seed)
-    clock = Clock()
-
-    class Timer(gn.Callback):
-        def on_epoch_begin(self, epoch: int, logs: dict) -> None:
-            clock.start()
-
-        def on_epoch_end(self, epoch: int, logs: dict) -> None:
-            clock.stop()
-
-    history = model.fit(X, y, epochs=epochs, batch_size=bs, shuffle=shuffle, seed=seed, verbose=0,
-                        callbacks=[Timer()])
+    clock, history = _fit_timed(model, X, y, epochs, bs, shuffle, seed)
     return clock.result(history["loss"])
 
 
