@@ -25,7 +25,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from glassnet.callbacks import Callback, History
-from glassnet.layers import Activated, Dense, Layer, Parameter, Shape, _resolve_activation, register
+from glassnet.layers import Activated, Dense, Layer, Parameter, Shape, register
 from glassnet.losses import Loss
 from glassnet.model import Sequential
 from glassnet.noise import GaussianNoise, MaskingNoise, Noise
@@ -50,7 +50,7 @@ class DenseTied(Activated):
 
     def __init__(self, target: Layer | str, n_out: int | None = None, activation: str | Layer | None = None,
                  name: str | None = None) -> None:
-        super().__init__(name)
+        super().__init__(activation, name)
         self.target = target
         if n_out is None and isinstance(target, Dense):
             n_out = target.n_in
@@ -58,10 +58,6 @@ class DenseTied(Activated):
             raise ValueError(f"DenseTied needs n_out >= 1 (or a target Dense with n_in), got {n_out}")
         self.n_out = int(n_out)
         self.n_in: int | None = target.n_out if isinstance(target, Dense) else None
-        self.activation = _resolve_activation(activation)
-        self.z: np.ndarray | None = None
-        self.a: np.ndarray | None = None
-        self.delta: np.ndarray | None = None
         self._target_input: np.ndarray | None = None
 
     def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:

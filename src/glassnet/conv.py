@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from glassnet.layers import Activated, Layer, Shape, _resolve_activation, check_init, init_weights, register
+from glassnet.layers import Activated, Layer, Shape, check_init, init_weights, register
 
 Pair = int | tuple[int, int] | list[int]
 
@@ -65,7 +65,7 @@ class Conv2D(Activated):
     def __init__(self, in_channels: int | None, out_channels: int, kernel_size: Pair, stride: Pair = 1,
                  padding: Pair = 0, activation: str | Layer | None = None, init: str = "auto",
                  l1: float | None = None, l2: float | None = None, name: str | None = None) -> None:
-        super().__init__(name)
+        super().__init__(activation, name)
         if int(out_channels) < 1 or (in_channels is not None and int(in_channels) < 1):
             raise ValueError(f"Conv2D needs positive in_channels and out_channels, got in_channels={in_channels}, "
                              f"out_channels={out_channels}")
@@ -74,12 +74,8 @@ class Conv2D(Activated):
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)
         self.padding = _pair(padding, "padding", 0)
-        self.activation = _resolve_activation(activation)
         self.init = check_init(init)
         self.l1, self.l2 = l1, l2
-        self.z: np.ndarray | None = None
-        self.a: np.ndarray | None = None
-        self.delta: np.ndarray | None = None
         self.cols: np.ndarray | None = None
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

@@ -173,7 +173,12 @@ class Activated(Layer):
     implement ``backward_delta(delta)`` from delta = dC/dz; ``backward`` applies f' first.
     """
 
-    activation: Layer | None = None
+    def __init__(self, activation: str | Layer | None = None, name: str | None = None) -> None:
+        super().__init__(name)
+        self.activation = _resolve_activation(activation)
+        self.z: np.ndarray | None = None
+        self.a: np.ndarray | None = None
+        self.delta: np.ndarray | None = None
 
     def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         self.z = z
@@ -211,17 +216,13 @@ class Dense(Activated):
         l2: float | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(name)
+        super().__init__(activation, name)
         if n_out is None or int(n_out) < 1 or (n_in is not None and int(n_in) < 1):
             raise ValueError(f"Dense needs positive n_in and n_out, got n_in={n_in}, n_out={n_out}")
         self.n_in = None if n_in is None else int(n_in)
         self.n_out = int(n_out)
-        self.activation = _resolve_activation(activation)
         self.init = check_init(init)
         self.l1, self.l2 = l1, l2
-        self.z: np.ndarray | None = None
-        self.a: np.ndarray | None = None
-        self.delta: np.ndarray | None = None
 
     def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
         if len(input_shape) != 1:
