@@ -316,6 +316,18 @@ class Maxout(Layer):
 
 
 # ----------------------------------------------------------------------------- Dropout
+def keep_mask(layer: Layer, x: np.ndarray, p: float, scale: float = 1.0) -> np.ndarray:
+    """scale * m with m_i ~ Bernoulli(1 - p), shaped like x, drawn from ``layer.rng``; the layer's last
+    mask is reused instead while ``layer.frozen`` is set and the shape matches (for gradient checks)."""
+    mask = getattr(layer, "mask", None)
+    if layer.frozen and mask is not None and mask.shape == x.shape:
+        return mask
+    mask = (layer.rng.random(x.shape, dtype=x.dtype) >= p).astype(x.dtype)
+    if scale != 1.0:
+        mask *= scale
+    return mask
+
+
 @register
 class Dropout(Layer):
     """Inverted dropout: in training  a = x * m / (1 - p)  with  m_i ~ Bernoulli(1 - p);  identity otherwise.
@@ -337,10 +349,7 @@ class Dropout(Layer):
             self.mask = None
             self.output = x
             return x
-        if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
-            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p
-            self.mask = keep.astype(x.dtype)
-            self.mask *= 1.0 / (1.0 - self.p)
+        self.mask = keep_mask(self, x, self.p, 1.0 / (1.0 - self.p))
         self.output = x * self.mask
         return self.output
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.layers import Layer, register
+from glassnet.layers import Layer, keep_mask, register
 
 __all__ = ["GaussianNoise", "MaskingNoise", "Noise"]
 
@@ -104,8 +104,7 @@ class MaskingNoise(Noise):
         self.mask = None
 
     def _corrupt(self, x: np.ndarray) -> np.ndarray:
-        if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
-            self.mask = (self.rng.random(x.shape, dtype=x.dtype) >= self.p).astype(x.dtype)
+        self.mask = keep_mask(self, x, self.p)
         return x * self.mask
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
