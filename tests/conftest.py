@@ -1,10 +1,29 @@
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+IN_CI = bool(os.environ.get("CI"))
+"""Under CI a test whose tool is missing fails instead of skipping: the test extra must bring every tool."""
+
+
+def missing(reason: str) -> None:
+    """Skip with ``reason`` on a developer's machine; fail under CI."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must have it: see the test extra in pyproject.toml)", pytrace=False)
+    pytest.skip(reason)
+
+
+def need(module: str, extra: str = "test") -> ModuleType:
+    """``import module``, or ``missing(...)`` naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        missing(f"{module} is not installed ({e}); pip install '.[{extra}]'")
 
 
 @pytest.fixture
@@ -17,5 +36,5 @@ def mnist_dir() -> Path:
     """The full official MNIST shared beside the repository (CI has it)."""
     d = Path(os.environ.get("GLASSNET_DATA_DIR", SHARED_MNIST))
     if not (d / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"full MNIST not found in {d}; set GLASSNET_DATA_DIR to run this test")
+        missing(f"full MNIST not found in {d}; set GLASSNET_DATA_DIR to run this test")
     return d

@@ -6,11 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import need
 
 from glassnet.datasets import mnist
 from glassnet.images import ImageError, load_digit, preprocess_digit
 
-Image = pytest.importorskip("PIL.Image")
+Image = need("PIL.Image")
 
 N_DIGITS = 12
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import missing
 
 from glassnet.datasets import mnist
 from glassnet.datasets.mnist import DatasetError
@@ -247,7 +248,7 @@ def test_loaded_arrays_are_copies():
 def shared_dir(monkeypatch):
     if not (SHARED / mnist.FILES["train"][0]).is_file():
         print(f"full MNIST not found at {SHARED}")
-        pytest.skip(f"full MNIST not found at {SHARED}")
+        missing(f"full MNIST not found at {SHARED}")
     monkeypatch.setenv("GLASSNET_DATA_DIR", str(SHARED))
     return SHARED
 

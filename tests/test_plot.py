@@ -3,9 +3,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import need
 
-pytest.importorskip("matplotlib")
-Image = pytest.importorskip("PIL.Image")
+need("matplotlib")
+Image = need("PIL.Image")
 
 from glassnet import ACTIVATIONS, Dense, EarlyStopping, Maxout, Sequential, Sigmoid, plot  # noqa: E402
 from glassnet.callbacks import History  # noqa: E402

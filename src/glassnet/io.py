@@ -1,7 +1,8 @@
 """Model files: one ``.npz`` (loaded with ``allow_pickle=False``) holding the weights and a
 versioned JSON config of the architecture. Data only: loading never executes code.
 
-Keys: ``__config__`` (the JSON text) and ``layer{i}.{param}`` (e.g. ``layer0.W``) for the weights.
+Keys: ``__config__`` (the JSON text) and ``layer{i}.{param}`` (e.g. ``layer0.W``) for the weights and the
+layers' non-trainable buffers (e.g. running statistics).
 Writes go to a temporary file in the same folder, then ``os.replace``: a crash never leaves half a file.
 """
 
@@ -68,6 +69,8 @@ def save(model: Sequential, path: str | os.PathLike) -> None:
     for i, layer in enumerate(model.layers):
         for p in layer.params:
             arrays[f"layer{i}.{p.name}"] = p.value
+        for name, value in layer.buffers.items():
+            arrays[f"layer{i}.{name}"] = value
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -116,6 +119,11 @@ def load(path: str | os.PathLike) -> Sequential:
                 raise ModelFileError(f"{path}: weight {key} has shape {arrays[key].shape}, "
                                      f"the architecture needs {p.value.shape}")
             p.value[...] = arrays[key]
+        for name, value in layer.buffers.items():
+            key = f"layer{i}.{name}"
+            if key not in arrays or arrays[key].shape != value.shape:
+                raise ModelFileError(f"{path}: buffer {key} is missing or has the wrong shape")
+            value[...] = arrays[key]
     model.meta = cfg.get("meta") or {}
     if cfg.get("compile"):
         c = cfg["compile"]

@@ -55,9 +55,14 @@ class Layer:
     has_derivative: ClassVar[bool] = True
     """False where f' = 0 almost everywhere (the step function): gradient descent cannot learn through it."""
 
+    identity_at_inference: ClassVar[bool] = False
+    """True for layers that only act in training (dropout, noise): exporters and viewers may skip them."""
+
     def __init__(self, name: str | None = None) -> None:
         self.name = name
         self.params: list[Parameter] = []
+        self.buffers: dict[str, np.ndarray] = {}
+        """Non-trainable arrays saved with the model (running statistics), as PyTorch's buffers."""
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
         self.input: np.ndarray | None = None
@@ -334,6 +339,8 @@ class Dropout(Layer):
 
     ``frozen = True`` reuses the last mask (for gradient checks); ``mask`` is the scaled mask m / (1 - p).
     """
+
+    identity_at_inference = True
 
     def __init__(self, p: float, name: str | None = None) -> None:
         super().__init__(name)

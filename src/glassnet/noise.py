@@ -20,6 +20,8 @@ class Noise(Layer):
     (for gradient checks). Never writes into its input, which may be the very array used as the target.
     """
 
+    identity_at_inference = True
+
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name)
         self.frozen = False
