@@ -82,6 +82,7 @@ def test_tutorial_runs(runs, path):
 def test_tutorial_is_committed_executed_and_ends_with_exercises(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
+    assert "widgets" not in nb.metadata  # no widget state (random model ids): the file is the same each run
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run it: tools/run_tutorials.py"
     outputs = [o for c in code for o in c.outputs]

@@ -52,8 +52,9 @@ def execute(nb: Any, cwd: Path = TUTORIALS, timeout: int = TIMEOUT_S) -> Any:
 
     km = KernelManager(kernel_name="python3")
     km.kernel_spec.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    client = NotebookClient(nb, km=km, timeout=timeout, record_timing=False,
+    client = NotebookClient(nb, km=km, timeout=timeout, record_timing=False, store_widget_state=False,
                             resources={"metadata": {"path": str(cwd)}})
+    nb.metadata.pop("widgets", None)  # widget models live in the kernel; the progress bar leaves text behind
     client.execute(env={**os.environ, **KERNEL_ENV})
     return nb
 
