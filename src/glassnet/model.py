@@ -462,6 +462,7 @@ class Sequential:
                 for layer in self.layers]
 
     def summary_footer(self) -> str:
+        """The totals line under the summary table."""
         return f"total parameters: {self.count_params():,}  (input {(None, *self.input_shape)}, {self.dtype.name})"
 
     def summary_text(self) -> str:
