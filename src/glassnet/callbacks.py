@@ -51,6 +51,12 @@ class History(Callback):
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
 
+    def _repr_html_(self) -> str | None:
+        """The training curves (inline PNG; a table of the epochs without matplotlib), for Jupyter."""
+        from glassnet._notebook import history_html
+
+        return history_html(self)
+
 
 class _Monitor:
     """Tracks the best value of a logged quantity: min for losses, max for accuracies."""
@@ -154,24 +160,46 @@ class ReduceLROnPlateau(Callback):
 
 
 class ProgressBar(Callback):
-    """Per-epoch progress on stderr: a tqdm bar over the batches when stderr is a terminal
-    (``verbose=1``), else one line per epoch.
+    """Per-epoch progress, with ``verbose=1``: in a Jupyter kernel with ipywidgets, one notebook widget bar
+    (refilled each epoch, and replaced by the last epoch's line when training ends, so that a saved notebook
+    keeps a record any viewer shows); on a terminal a tqdm bar per epoch on stderr; otherwise (``verbose=2``,
+    a file or a pipe) one line per epoch.
     """
+
+    _FORMAT = "{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}"
 
     def __init__(self, epochs: int, n_batches: int, verbose: int = 1, file: Any = None) -> None:
         self.epochs, self.n_batches = epochs, n_batches
+        self.widget = None
+        if verbose == 1 and file is None:
+            from glassnet._notebook import notebook_tqdm
+
+            self.widget = notebook_tqdm()
         self.file = file if file is not None else sys.stderr
-        self.bars = verbose == 1 and getattr(self.file, "isatty", lambda: False)()
+        self.bars = self.widget is None and verbose == 1 and getattr(self.file, "isatty", lambda: False)()
         self.bar = None
+        self.last_line = ""
+
+    def _desc(self, epoch: int) -> str:
+        return f"epoch {epoch + 1:>{len(str(self.epochs))}}/{self.epochs}"
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        if self.widget is not None:
+            from IPython.display import display
+
+            self.bar = self.widget(total=self.n_batches, desc=self._desc(0), unit="batch", leave=False,
+                                   display=False, bar_format=self._FORMAT)
+            self.display = display(self.bar.container, display_id=True)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
-        if self.bars:
+        if self.widget is not None:
+            self.bar.reset(total=self.n_batches)
+            self.bar.set_description(self._desc(epoch), refresh=False)
+        elif self.bars:
             from tqdm.auto import tqdm
 
-            width = len(str(self.epochs))
-            self.bar = tqdm(total=self.n_batches, desc=f"epoch {epoch + 1:>{width}}/{self.epochs}",
-                            file=self.file, leave=True, unit="batch",
-                            bar_format="{desc} {bar:20} {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}")
+            self.bar = tqdm(total=self.n_batches, desc=self._desc(epoch), file=self.file, leave=True,
+                            unit="batch", bar_format=self._FORMAT.replace("{bar}", "{bar:20}"))
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         if self.bar is not None:
@@ -180,13 +208,21 @@ class ProgressBar(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         shown = {k: v for k, v in logs.items() if "/" not in k}
         text = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
-        if self.bar is not None:
+        self.last_line = f"{self._desc(epoch)}  {text}"
+        if self.widget is not None:
+            self.bar.set_postfix_str(text, refresh=True)
+        elif self.bar is not None:
             self.bar.set_postfix_str(text, refresh=True)
             self.bar.close()
             self.bar = None
         else:
-            width = len(str(self.epochs))
-            print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {text}", file=self.file, flush=True)
+            print(self.last_line, file=self.file, flush=True)
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.widget is not None and self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.display.update({"text/plain": self.last_line}, raw=True)
 
 
 # ----------------------------------------------------------------------------- glass box

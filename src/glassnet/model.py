@@ -456,21 +456,30 @@ class Sequential:
         """Print each layer's name, type, output shape and parameter count, then the totals."""
         print(self.summary_text(), file=file or sys.stdout)
 
+    def summary_rows(self) -> list[tuple[str, str, str, str]]:
+        """(name, type, output shape, parameter count) of each layer, as ``summary`` shows them."""
+        return [(layer.name, layer.describe(), str((None, *layer.output_shape)), f"{layer.n_params:,}")
+                for layer in self.layers]
+
+    def summary_footer(self) -> str:
+        """The totals line under the summary table."""
+        return f"total parameters: {self.count_params():,}  (input {(None, *self.input_shape)}, {self.dtype.name})"
+
     def summary_text(self) -> str:
-        rows = [("layer", "type", "output shape", "params")]
-        for layer in self.layers:
-            rows.append((layer.name, layer.describe(), str((None, *layer.output_shape)),
-                         f"{layer.n_params:,}"))
+        rows = [("layer", "type", "output shape", "params"), *self.summary_rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         line = "-" * (sum(widths) + 6)
 
         def fmt(r: tuple[str, ...]) -> str:
             return f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
 
-        body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
-        body.append(f"total parameters: {self.count_params():,}  (input {(None, *self.input_shape)}, "
-                    f"{self.dtype.name})")
-        return "\n".join(body)
+        return "\n".join([fmt(rows[0]), line, *map(fmt, rows[1:]), line, self.summary_footer()])
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table: what Jupyter shows for a model at the end of a cell."""
+        from glassnet._notebook import summary_html
+
+        return summary_html(self)
 
     def save(self, path: str) -> None:
         """Write the architecture (versioned JSON) and weights to one ``.npz`` file, atomically."""

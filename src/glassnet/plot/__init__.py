@@ -11,7 +11,8 @@ Conventions, the same for every function:
 - figures are drawn on the non-interactive Agg canvas and never registered with ``pyplot``: nothing opens a
   window, an interactive session keeps its own backend, and no global list keeps figures alive, so there is
   nothing to close -- a figure is freed when the caller drops it, and stays usable
-  (``fig.savefig("big.png", dpi=200)``) for as long as the caller keeps it.
+  (``fig.savefig("big.png", dpi=200)``) for as long as the caller keeps it;
+- in Jupyter a figure shows itself inline (PNG) as the last expression of a cell or with ``display(fig)``.
 """
 
 from glassnet.plot._base import DPI

@@ -35,11 +35,13 @@ def new_figure(width: float, height: float, layout: str | None = "constrained") 
     """A Figure of ``width`` x ``height`` inches drawn by the Agg canvas, never registered with pyplot.
 
     No GUI backend is ever loaded (headless machines work, an interactive session keeps its own backend),
-    and no global figure list holds on to it: the figure is freed when the caller drops it.
+    and no global figure list holds on to it: the figure is freed when the caller drops it. In Jupyter it
+    shows itself inline (``glassnet.plot._figure.Figure._repr_png_``).
     """
     mpl()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+
+    from glassnet.plot._figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
