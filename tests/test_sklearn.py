@@ -1,20 +1,18 @@
 """The scikit-learn estimators: scikit-learn's own checks, pipelines, grid search, build=, pickling."""
 
 import pickle
-import subprocess
-import sys
-from pathlib import Path
+from unittest import SkipTest
 
 import numpy as np
 import pytest
-from conftest import need
+from conftest import missing, need, readme_example
 
 need("sklearn")
 joblib = need("joblib")
 
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_digits, make_regression  # noqa: E402
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score, train_test_split  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
@@ -48,10 +46,14 @@ def _expected_failed(estimator):
 
 
 @parametrize_with_checks([GlassnetClassifier(), GlassnetRegressor(), GlassnetClassifier(dtype="float64"),
-                          GlassnetRegressor(dtype="float64"), GlassnetClassifier(build=mlp_build, hidden=(16,), dtype="float64")],
+                          GlassnetRegressor(dtype="float64"),
+                          GlassnetClassifier(build=mlp_build, hidden=(16,), dtype="float64")],
                          expected_failed_checks=_expected_failed)
 def test_sklearn_checks(estimator, check):
-    check(estimator)
+    try:
+        check(estimator)
+    except SkipTest as e:  # a check whose tool is missing (pandas, SciPy's array API): fails under CI
+        missing(f"scikit-learn skipped {check}: {e}")
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +61,18 @@ def digits():
     return load_digits(return_X_y=True)
 
 
-def test_grid_search_pipeline_on_digits(digits):
-    X, y = digits
-    pipe = make_pipeline(StandardScaler(), GlassnetClassifier(epochs=10, random_state=0))
-    grid = {"glassnetclassifier__hidden": [(64,), (128,)], "glassnetclassifier__lr": [1e-3, 3e-3]}
-    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(5, shuffle=True, random_state=0)).fit(X, y)
+def test_readme_example_grid_search_on_digits():
+    """The README's example as written: GridSearchCV over Pipeline(StandardScaler(), GlassnetClassifier) on
+    load_digits, then build= with a small CNN."""
+    ns = {}
+    exec(compile(readme_example("scikit-learn"), "README.md", "exec"), ns)
+    search, net, convnet = ns["search"], ns["net"], ns["convnet"]
+    assert isinstance(search.estimator[-1], GlassnetClassifier) and len(search.cv_results_["params"]) == 4
     assert search.best_score_ >= 0.97, search.cv_results_["mean_test_score"]
-    best = search.best_estimator_[-1]
-    assert best.n_iter_ == 10 and len(best.history_["loss"]) == 10 and best.classes_.tolist() == list(range(10))
-    assert best.model_.layers[0].a.shape[1] == best.hidden[0]  # the glass box after predict
-    assert search.score(X, y) > 0.99
+    assert net.n_iter_ == 10 and len(net.history_["loss"]) == 10 and net.classes_.tolist() == list(range(10))
+    assert net.model_.layers[0].a.shape[1] == net.hidden[0]  # the glass box of the last pass
+    assert search.score(*ns["load_digits"](return_X_y=True)) > 0.99
+    assert isinstance(convnet.model_.layers[0], gn.Conv2D) and convnet.model_.layers[0].a.shape == (297, 8, 8, 8)
 
 
 def test_clone_and_params_round_trip():
@@ -91,15 +95,25 @@ def small_cnn(n_outputs, seed):
 
 def test_build_a_small_cnn(digits):
     X, y = digits
-    X = X / 16.0
-    est = GlassnetClassifier(build=small_cnn, epochs=8, lr=1e-2, random_state=0)
-    scores = cross_val_score(est, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0))
-    assert scores.mean() > 0.95, scores
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=300, stratify=y, random_state=0)
-    est.fit(X_train, y_train)
+    X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=300, stratify=y, random_state=0)
+    est = GlassnetClassifier(build=small_cnn, epochs=8, lr=1e-2, random_state=0).fit(X_train, y_train)
     assert isinstance(est.model_.layers[0], gn.Conv2D) and est.model_.loss.key == "cross_entropy"
     assert est.score(X_test, y_test) > 0.95
     assert est.model_.layers[0].a.shape == (300, 8, 8, 8)  # rows were reshaped to (1, 8, 8)
+
+
+def test_binary_and_other_losses():
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    one_sigmoid = GlassnetClassifier(build=lambda n_features_in: gn.Sequential([gn.Dense(n_features_in, 1, "sigmoid")]),
+                                     epochs=30, lr=1e-2, random_state=0).fit(X, y)
+    assert one_sigmoid.model_.loss.key == "binary_cross_entropy" and one_sigmoid.score(X, y) > 0.95
+    proba = one_sigmoid.predict_proba(X)
+    assert proba.shape == (200, 2) and set(one_sigmoid.predict(X)) == {"no", "yes"}
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    quadratic = GlassnetClassifier(loss="mse", hidden=(8,), epochs=30, lr=1e-2, random_state=0).fit(X, y)
+    assert type(quadratic.model_.layers[-1].activation) is gn.Sigmoid and quadratic.score(X, y) > 0.95
+    np.testing.assert_allclose(quadratic.predict_proba(X).sum(axis=1), 1.0)
 
 
 def test_build_errors_are_one_line():
@@ -190,11 +204,3 @@ def test_same_random_state_same_model(digits):
     c = GlassnetClassifier(hidden=(16,), epochs=2, dropout=0.2, random_state=4).fit(X, y)
     np.testing.assert_array_equal(a.model_.layers[0].W.value, b.model_.layers[0].W.value)
     assert not np.array_equal(a.model_.layers[0].W.value, c.model_.layers[0].W.value)
-
-
-def test_readme_example_runs(tmp_path):
-    """The README's scikit-learn example, as written there."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = readme.split("## scikit-learn", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert run.returncode == 0, run.stderr

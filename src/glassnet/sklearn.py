@@ -55,6 +55,8 @@ def _is_number(value: Any) -> bool:
 class _GlassnetEstimator(BaseEstimator):
     """Shared parameters and training of the two estimators (see :class:`GlassnetClassifier`)."""
 
+    _regressor = False
+
     def __init__(self, hidden: Any = (100,), activation: str = "relu", loss: str | None = None,
                  optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.9, decay: float = 1.0,
                  batch_size: int | None = 32, epochs: int = 50, l1: float = 0.0, l2: float = 0.0,
@@ -117,7 +119,11 @@ class _GlassnetEstimator(BaseEstimator):
         _check(_is_number(self.validation_fraction) and 0 < self.validation_fraction < 1, "validation_fraction",
                "in (0, 1)", self.validation_fraction)
         _check(_is_int(self.patience) and self.patience >= 1, "patience", "a positive integer", self.patience)
-        _check(str(self.dtype) in ("float32", "float64"), "dtype", "'float32' or 'float64'", self.dtype)
+        try:
+            dtype = np.dtype(self.dtype).name
+        except TypeError:
+            dtype = None
+        _check(dtype in ("float32", "float64"), "dtype", "'float32' or 'float64'", self.dtype)
         _check(self.build is None or callable(self.build), "build", "None or a callable returning a Sequential",
                self.build)
         _check(_is_int(self.verbose) and self.verbose >= 0, "verbose", "an integer >= 0", self.verbose)
@@ -138,9 +144,8 @@ class _GlassnetEstimator(BaseEstimator):
             model = self._call_build(n_features, n_outputs, seed)
             if self.loss is None:
                 loss = self._default_loss(model.output_shape[-1])
-        schedule = gn.ExponentialDecay(self.lr, self.decay)
-        name = self.optimizer.lower()
-        optimizer = (gn.SGD(schedule, momentum=self.momentum) if name == "sgd" else OPTIMIZERS[name](schedule))
+        name = self.optimizer.lower()  # the learning-rate schedule is set by each fit
+        optimizer = gn.SGD(self.lr, momentum=self.momentum) if name == "sgd" else OPTIMIZERS[name](self.lr)
         return model.compile(loss=loss, optimizer=optimizer, l1=self.l1, l2=self.l2)
 
     def _call_build(self, n_features: int, n_outputs: int, seed: int) -> gn.Sequential:
@@ -172,8 +177,7 @@ class _GlassnetEstimator(BaseEstimator):
         self._validate_params()
         reset = not hasattr(self, "model_") or not (partial or self.warm_start)
         X, y = validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32),
-                             multi_output=not isinstance(self, ClassifierMixin), y_numeric=not isinstance(
-                                 self, ClassifierMixin))
+                             multi_output=self._regressor, y_numeric=self._regressor)
         Y = self._targets(y, reset, classes)
         if reset:
             self._random = check_random_state(self.random_state)
@@ -181,7 +185,7 @@ class _GlassnetEstimator(BaseEstimator):
             self.model_ = self._network(X.shape[1], Y.shape[1] if Y.ndim == 2 else len(self.classes_), seed)
             self.n_iter_, self.history_ = 0, {}
         model = self.model_
-        model.optimizer.schedule = gn.ExponentialDecay(self.lr * self.decay**self.n_iter_, self.decay)
+        model.optimizer.schedule = gn.ExponentialDecay(self.lr * self.decay**self.n_iter_, self.decay)  # eta_t
         X = X.reshape(X.shape[0], *model.input_shape)
         callbacks, validation = [], None
         if self.early_stopping and not partial:
@@ -203,7 +207,7 @@ class _GlassnetEstimator(BaseEstimator):
         if X.shape[0] - n_val < 1:
             raise ValueError(f"early_stopping needs at least 2 samples, got {X.shape[0]}")
         stratify = None
-        if isinstance(self, ClassifierMixin) and Y.ndim == 1:
+        if Y.ndim == 1:  # class indices
             counts = np.bincount(Y)
             if counts[counts > 0].min() >= 2 and n_val >= np.count_nonzero(counts):
                 stratify = Y
@@ -224,7 +228,7 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     ``momentum``, "rmsprop") at learning rate eta_t = lr * decay^t in epoch t, mini-batches of
     ``batch_size`` (None: full batch), ``epochs`` passes, L1/L2 penalties ``l1`` and ``l2`` on the
     weights, and ``init`` ("auto", "he", "xavier", ...). ``loss`` may instead be "mse" or
-    "binary_cross_entropy" (sigmoid outputs). With ``early_stopping`` a stratified
+    "binary_cross_entropy" (sigmoid outputs). With ``early_stopping`` (in ``fit``) a stratified
     ``validation_fraction`` is held out and training stops after ``patience`` epochs without a lower
     validation loss, keeping the best weights. ``dtype`` is "float32" (default) or "float64";
     ``random_state`` fixes the initial weights, the shuffling and the dropout masks.
@@ -255,6 +259,9 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     def _targets(self, y: np.ndarray, reset: bool, classes: Any) -> np.ndarray:
         """Class indices 0..k-1 of the labels y (classes_ set when ``reset``)."""
         check_classification_targets(y)
+        if classes is not None and not reset and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes must be the same in every call to partial_fit: {self.classes_.tolist()}, "
+                             f"got {np.unique(classes).tolist()}")
         if reset:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
             if len(self.classes_) < 2:
@@ -298,6 +305,8 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     a linear output layer with one unit per target (y of shape (n,) or (n, k)), and the quadratic cost
     C = 1/n sum_i 1/2 ||y_i - a_i||^2 ("mse") by default. ``build`` gets ``n_outputs`` = k.
     """
+
+    _regressor = True
 
     def fit(self, X: Any, y: Any) -> GlassnetRegressor:
         """Train on samples X (n, n_features) and targets y (n,) or (n, k)."""
