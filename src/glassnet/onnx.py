@@ -30,24 +30,9 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"glassnet.onnx needs onnx ({e}): pip install 'glassnet[onnx]'") from None
 
-from glassnet.activations import (
-    LeakyReLU,
-    Linear,
-    ReLU,
-    Sigmoid,
-    Softmax,
-    Softplus,
-    Softsign,
-    Step,
-    Swish,
-    Tanh,
-)
-from glassnet.autoencoder import DenseTied
-from glassnet.conv import AvgPool2D, Conv2D, MaxPool2D
+import glassnet as gn
 from glassnet.io import atomic_write, model_config
-from glassnet.layers import Dense, Flatten, Layer, Maxout, Reshape
-from glassnet.model import Sequential
-from glassnet.recurrent import LSTM, RNN
+from glassnet.layers import Layer
 
 __all__ = ["CONVERTERS", "DEFAULT_OPSET", "MIN_OPSET", "ExportError", "Graph", "converter", "export", "to_onnx",
            "verify"]
@@ -108,11 +93,14 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), outputs, name=self.name(op_type), **attrs))
         return outputs[0] if n_out == 1 else outputs
 
-    def weight(self, array: np.ndarray, hint: str) -> str:
-        """A float32 initializer holding ``array``; the same array object gives the same tensor."""
+    def weight(self, array: np.ndarray, hint: str, owner: str | None = None) -> str:
+        """A float32 initializer holding ``array``, named "<owner or scope>.<hint>"; the same array object
+        gives the same tensor."""
         key = id(array)
         if key not in self._arrays:
+            scope, self.scope = self.scope, owner or self.scope
             name = self.name(hint)
+            self.scope = scope
             self.initializers.append(numpy_helper.from_array(np.asarray(array, dtype=np.float32), name))
             self._arrays[key] = (array, name)
         return self._arrays[key][1]
@@ -152,40 +140,40 @@ class Graph:
 
 
 # ----------------------------------------------------------------------------- activations
-@converter(Linear)
-def _linear(layer: Linear, g: Graph, z: str) -> str:
+@converter(gn.Linear)
+def _linear(layer: gn.Linear, g: Graph, z: str) -> str:
     return g.op("Identity", [z], "a")
 
 
-@converter(Step)
-def _step(layer: Step, g: Graph, z: str) -> str:
+@converter(gn.Step)
+def _step(layer: gn.Step, g: Graph, z: str) -> str:
     """a = 1 if z >= threshold else 0."""
     t = g.weight(np.array(layer.threshold), "threshold")
     return g.op("Cast", [g.op("GreaterOrEqual", [z, t], "above")], "a", to=TensorProto.FLOAT)
 
 
-@converter(Sigmoid)
-def _sigmoid(layer: Sigmoid, g: Graph, z: str) -> str:
+@converter(gn.Sigmoid)
+def _sigmoid(layer: gn.Sigmoid, g: Graph, z: str) -> str:
     """a = sigma(s z): Mul then Sigmoid when the slope s is not 1."""
     if layer.slope != 1.0:
         z = g.op("Mul", [z, g.weight(np.array(layer.slope), "slope")], "sz")
     return g.op("Sigmoid", [z], "a")
 
 
-@converter(Swish)
-def _swish(layer: Swish, g: Graph, z: str) -> str:
+@converter(gn.Swish)
+def _swish(layer: gn.Swish, g: Graph, z: str) -> str:
     """a = z sigma(beta z)."""
     bz = z if layer.beta == 1.0 else g.op("Mul", [z, g.weight(np.array(layer.beta), "beta")], "bz")
     return g.op("Mul", [z, g.op("Sigmoid", [bz], "gate")], "a")
 
 
-@converter(LeakyReLU)
-def _leaky_relu(layer: LeakyReLU, g: Graph, z: str) -> str:
+@converter(gn.LeakyReLU)
+def _leaky_relu(layer: gn.LeakyReLU, g: Graph, z: str) -> str:
     return g.op("LeakyRelu", [z], "a", alpha=layer.alpha)
 
 
-@converter(Softmax)
-def _softmax(layer: Softmax, g: Graph, z: str) -> str:
+@converter(gn.Softmax)
+def _softmax(layer: gn.Softmax, g: Graph, z: str) -> str:
     return g.op("Softmax", [z], "a", axis=-1)
 
 
@@ -193,46 +181,47 @@ def _elementwise(cls: type[Layer], op_type: str) -> None:
     converter(cls)(lambda layer, g, z: g.op(op_type, [z], "a"))
 
 
-for _cls, _op in ((Tanh, "Tanh"), (ReLU, "Relu"), (Softplus, "Softplus"), (Softsign, "Softsign")):
+for _cls, _op in ((gn.Tanh, "Tanh"), (gn.ReLU, "Relu"), (gn.Softplus, "Softplus"), (gn.Softsign, "Softsign")):
     _elementwise(_cls, _op)
 
 
 # ----------------------------------------------------------------------------- dense and shape layers
-@converter(Dense)
-def _dense(layer: Dense, g: Graph, x: str) -> str:
+@converter(gn.Dense)
+def _dense(layer: gn.Dense, g: Graph, x: str) -> str:
     """z = x W + b as Gemm (W is already n_in x n_out), then a = f(z)."""
     z = g.op("Gemm", [x, g.weight(layer.W.value, "W"), g.weight(layer.b.value, "b")], "z")
     return g.activation(layer, z)
 
 
-@converter(DenseTied)
-def _dense_tied(layer: DenseTied, g: Graph, x: str) -> str:
+@converter(gn.DenseTied)
+def _dense_tied(layer: gn.DenseTied, g: Graph, x: str) -> str:
     """z = x W_t^T + b: Gemm with transB on the target layer's W tensor (one tensor for both)."""
-    z = g.op("Gemm", [x, g.weight(layer.target.W.value, "W"), g.weight(layer.b.value, "b")], "z", transB=1)
+    w = g.weight(layer.target.W.value, "W", owner=layer.target.name)
+    z = g.op("Gemm", [x, w, g.weight(layer.b.value, "b")], "z", transB=1)
     return g.activation(layer, z)
 
 
-@converter(Maxout)
-def _maxout(layer: Maxout, g: Graph, x: str) -> str:
+@converter(gn.Maxout)
+def _maxout(layer: gn.Maxout, g: Graph, x: str) -> str:
     """a_j = max_k z_jk: Gemm to (n, units * pieces), Reshape to (n, units, pieces), ReduceMax."""
     z = g.op("Gemm", [x, g.weight(layer.W.value, "W"), g.weight(layer.b.value, "b")], "z")
     z = g.op("Reshape", [z, g.ints([0, layer.n_out, layer.pieces], "shape")], "pieces")
     return g.reduce_max(z, 2, "a")
 
 
-@converter(Flatten)
-def _flatten(layer: Flatten, g: Graph, x: str) -> str:
+@converter(gn.Flatten)
+def _flatten(layer: gn.Flatten, g: Graph, x: str) -> str:
     return g.op("Flatten", [x], "a", axis=1)
 
 
-@converter(Reshape)
-def _reshape(layer: Reshape, g: Graph, x: str) -> str:
+@converter(gn.Reshape)
+def _reshape(layer: gn.Reshape, g: Graph, x: str) -> str:
     return g.op("Reshape", [x, g.ints([0, *layer.shape], "shape")], "a")  # 0: keep the batch size
 
 
 # ----------------------------------------------------------------------------- convolution and pooling
-@converter(Conv2D)
-def _conv2d(layer: Conv2D, g: Graph, x: str) -> str:
+@converter(gn.Conv2D)
+def _conv2d(layer: gn.Conv2D, g: Graph, x: str) -> str:
     """Conv: glassnet's W (C', C, kh, kw) is ONNX's layout; pads are (top, left, bottom, right)."""
     (ph, pw) = layer.padding
     z = g.op("Conv", [x, g.weight(layer.W.value, "W"), g.weight(layer.b.value, "b")], "z",
@@ -240,19 +229,19 @@ def _conv2d(layer: Conv2D, g: Graph, x: str) -> str:
     return g.activation(layer, z)
 
 
-@converter(MaxPool2D)
-def _max_pool(layer: MaxPool2D, g: Graph, x: str) -> str:
+@converter(gn.MaxPool2D)
+def _max_pool(layer: gn.MaxPool2D, g: Graph, x: str) -> str:
     return g.op("MaxPool", [x], "a", kernel_shape=list(layer.pool_size), strides=list(layer.stride))
 
 
-@converter(AvgPool2D)
-def _avg_pool(layer: AvgPool2D, g: Graph, x: str) -> str:
+@converter(gn.AvgPool2D)
+def _avg_pool(layer: gn.AvgPool2D, g: Graph, x: str) -> str:
     return g.op("AveragePool", [x], "a", kernel_shape=list(layer.pool_size), strides=list(layer.stride))
 
 
 # ----------------------------------------------------------------------------- recurrent layers
-_RNN_ACTIVATIONS = {Tanh: "Tanh", ReLU: "Relu", Softsign: "Softsign", Softplus: "Softplus",
-                    LeakyReLU: "LeakyRelu", Linear: "Affine", Sigmoid: "Sigmoid"}
+_RNN_ACTIVATIONS = {gn.Tanh: "Tanh", gn.ReLU: "Relu", gn.Softsign: "Softsign", gn.Softplus: "Softplus",
+                    gn.LeakyReLU: "LeakyRelu", gn.Linear: "Affine", gn.Sigmoid: "Sigmoid"}
 """The activations ONNX's RNN node has; the others are exported step by step."""
 
 
@@ -268,15 +257,15 @@ def _rnn_activation(act: Layer) -> dict[str, Any] | None:
     return {"activations": [name]}
 
 
-def _sequences(layer: RNN | LSTM, g: Graph, y: str, y_h: str) -> str:
+def _sequences(layer: gn.RNN | gn.LSTM, g: Graph, y: str, y_h: str) -> str:
     """From ONNX's Y (T, 1, n, H) and Y_h (1, n, H): every h_t as (n, T, H), or h_T as (n, H)."""
     if layer.return_sequences:
         return g.op("Transpose", [g.op("Squeeze", [y, g.ints([1], "axes")], "h_time_major")], "h", perm=[1, 0, 2])
     return g.op("Squeeze", [y_h, g.ints([0], "axes")], "h")
 
 
-@converter(RNN)
-def _rnn(layer: RNN, g: Graph, x: str) -> str:
+@converter(gn.RNN)
+def _rnn(layer: gn.RNN, g: Graph, x: str) -> str:
     """ONNX RNN on the time-major input (ONNX Runtime refuses layout=1): W = W_x^T, R = W_h^T,
     B = [b, 0]. An activation ONNX's RNN lacks (swish, a sigmoid's slope, step) is unrolled instead."""
     xt = g.op("Transpose", [x], "x_time_major", perm=[1, 0, 2])
@@ -289,7 +278,7 @@ def _rnn(layer: RNN, g: Graph, x: str) -> str:
     return _sequences(layer, g, y, y_h)
 
 
-def _unrolled_rnn(layer: RNN, g: Graph, xt: str) -> str:
+def _unrolled_rnn(layer: gn.RNN, g: Graph, xt: str) -> str:
     """z_t = x_t W_x + h_(t-1) W_h + b,  h_t = f(z_t), one group of nodes per step."""
     w_x, w_h, b = (g.weight(p.value, p.name) for p in (layer.W_x, layer.W_h, layer.b))
     h, steps = None, []
@@ -305,8 +294,8 @@ def _unrolled_rnn(layer: RNN, g: Graph, xt: str) -> str:
     return g.op("Concat", [g.op("Unsqueeze", [s, g.ints([1], "axes")], "h_t") for s in steps], "h", axis=1)
 
 
-@converter(LSTM)
-def _lstm(layer: LSTM, g: Graph, x: str) -> str:
+@converter(gn.LSTM)
+def _lstm(layer: gn.LSTM, g: Graph, x: str) -> str:
     """ONNX LSTM on the time-major input, the gate blocks reordered from glassnet's [i f o g] to
     ONNX's [i o f c]: W = W_x^T, R = W_h^T, B = [b, 0], each in the new order."""
     h = layer.n_hidden
@@ -328,13 +317,13 @@ def _check_opset(opset: int | None) -> int:
     return int(opset)
 
 
-def to_onnx(model: Sequential, opset: int | None = None, extra_outputs: Sequence[str] = ()) -> onnx.ModelProto:
+def to_onnx(model: gn.Sequential, opset: int | None = None, extra_outputs: Sequence[str] = ()) -> onnx.ModelProto:
     """The checked ONNX model of ``model`` (float32; input "input" and output "output", batch dimension
     "batch"); the glassnet config is kept in the metadata as "glassnet_config". ``extra_outputs`` names
     inner values to expose as further graph outputs, e.g. ("dense_1.z", "dense_1.a")."""
     from glassnet import __version__
 
-    if not isinstance(model, Sequential):
+    if not isinstance(model, gn.Sequential):
         raise ExportError(f"model must be a glassnet Sequential, got {type(model).__name__}")
     g = Graph(_check_opset(opset))
     x = "input"
@@ -360,7 +349,7 @@ def to_onnx(model: Sequential, opset: int | None = None, extra_outputs: Sequence
     return proto
 
 
-def export(model: Sequential, path: str | os.PathLike, opset: int | None = None,
+def export(model: gn.Sequential, path: str | os.PathLike, opset: int | None = None,
            extra_outputs: Sequence[str] = ()) -> onnx.ModelProto:
     """Write ``model`` as an ONNX file at ``path`` (atomically: on any error nothing is left there);
     ``opset`` and ``extra_outputs`` as for :func:`to_onnx`."""
@@ -370,7 +359,7 @@ def export(model: Sequential, path: str | os.PathLike, opset: int | None = None,
     return proto
 
 
-def verify(model: Sequential, onnx_model: str | os.PathLike | onnx.ModelProto, X: Any = None, n: int = 100,
+def verify(model: gn.Sequential, onnx_model: str | os.PathLike | onnx.ModelProto, X: Any = None, n: int = 100,
            seed: int = 0) -> float:
     """max |ONNX Runtime's output - model.predict| on X (default: ``n`` inputs uniform in [0, 1))."""
     try:
