@@ -55,12 +55,12 @@ def onnx_table(rounds: int) -> None:
             for batch in (1, 1000):
                 xb = X[:batch]
                 times[f"gn{batch}"].append(median_seconds(lambda xb=xb, m=model: m.predict(xb)))
-                times[f"ort{batch}"].append(median_seconds(lambda xb=xb: session.run(["output"], {"input": xb})))
+                times[f"ort{batch}"].append(median_seconds(lambda xb=xb, s=session: s.run(["output"], {"input": xb})))
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append((name, len(proto.graph.node), len(proto.SerializeToString()) / 1024, statistics.median(export_s),
                      diff, med))
-    print("| preset | nodes | file KiB | export s | max abs diff (1,000 inputs) | batch 1: predict ms | ONNX Runtime ms "
-          "| ratio | batch 1000: predict ms | ONNX Runtime ms | ratio |")
+    print("| preset | nodes | file KiB | export s | max abs diff (1,000 inputs) | batch 1: predict ms "
+          "| ONNX Runtime ms | ratio | batch 1000: predict ms | ONNX Runtime ms | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, nodes, kib, export_s, diff, m in rows:
         print(f"| `{name}` | {nodes} | {kib:,.0f} | {export_s:.3f} | {diff:.1e} | {m['gn1'] * 1e3:.3f} | "
@@ -87,8 +87,8 @@ def sklearn_table(rounds: int) -> None:
                           cv=cv).fit(X, y)
     seconds = time.perf_counter() - start
     print("GridSearchCV(Pipeline(StandardScaler(), GlassnetClassifier(epochs=10))) on load_digits, "
-          f"{len(search.cv_results_['params'])} settings x 5 folds + refit: {seconds:.1f} s, best {search.best_params_}, "
-          f"mean CV accuracy {search.best_score_:.4f}\n")
+          f"{len(search.cv_results_['params'])} settings x 5 folds + refit: {seconds:.1f} s, "
+          f"best {search.best_params_}, mean CV accuracy {search.best_score_:.4f}\n")
     peers = {
         "GlassnetClassifier": GlassnetClassifier(hidden=(64,), epochs=10, lr=3e-3, random_state=0),
         "MLPClassifier": MLPClassifier(hidden_layer_sizes=(64,), max_iter=10, learning_rate_init=3e-3, batch_size=32,
