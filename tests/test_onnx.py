@@ -147,9 +147,9 @@ def test_dense_tied_shares_one_weight_tensor():
 
 def test_values_are_named_after_the_glass_box():
     """Inner values can be exposed as outputs: dense_1.a from ONNX Runtime equals layer.a."""
-    model = gn.Sequential([gn.Dense(5, 4, "relu"), gn.Dense(4, 2, "softmax")], seed=3)
+    model = gn.Sequential([gn.Dense(5, 4, "relu"), gn.Dense(4, 2, "softmax"), gn.Dense(2, 2)], seed=3)
     names = {o for node in to_onnx(model).graph.node for o in node.output}
-    assert {"dense_1.z", "dense_1.a", "dense_2.z", "dense_2.a", "output"} <= names
+    assert {"dense_1.z", "dense_1.a", "dense_2.z", "dense_2.a", "dense_3.z", "dense_3.a", "output"} <= names
     proto = to_onnx(model, extra_outputs=["dense_1.z", "dense_1.a"])
     X = np.random.default_rng(0).standard_normal((10, 5)).astype(np.float32)
     z, a = session_of(proto).run(["dense_1.z", "dense_1.a"], {"input": X})

@@ -134,9 +134,9 @@ class Graph:
             self.scope = outer
 
     def activation(self, layer: Layer, z: str) -> str:
-        """a = f(z) for a layer with an optional ``activation`` (none: a = z)."""
+        """a = f(z) for a layer with an optional ``activation`` (none: a = z, still named "<layer>.a")."""
         act = getattr(layer, "activation", None)
-        return z if act is None else self.layer(act, z)
+        return self.op("Identity", [z], "a") if act is None else self.layer(act, z)
 
 
 # ----------------------------------------------------------------------------- activations
