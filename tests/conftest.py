@@ -8,6 +8,7 @@ import pytest
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 IN_CI = bool(os.environ.get("CI"))
+os.environ.setdefault("SCIPY_ARRAY_API", "1")  # before SciPy loads: scikit-learn's array API check needs it
 """Under CI a test whose tool is missing fails instead of skipping: the test extra must bring every tool."""
 
 
@@ -15,7 +16,7 @@ def missing(reason: str) -> None:
     """Skip with ``reason`` on a developer's machine; fail under CI."""
     if IN_CI:
         pytest.fail(f"{reason} (CI must have it: see the test extra in pyproject.toml)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def need(module: str, extra: str = "test") -> ModuleType:
@@ -24,6 +25,12 @@ def need(module: str, extra: str = "test") -> ModuleType:
         return importlib.import_module(module)
     except ImportError as e:
         missing(f"{module} is not installed ({e}); pip install '.[{extra}]'")
+
+
+def readme_example(section: str) -> str:
+    """The first Python block of the README's section ``## section``, for the tests that run it as written."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return readme.split(f"\n## {section}\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Model files: one ``.npz`` (loaded with ``allow_pickle=False``) holding the weights and a
-versioned JSON config of the architecture. Data only: loading never executes code.
+versioned JSON config of the architecture, or the same in a ``.safetensors`` file (the config in its
+metadata; see ``glassnet._safetensors``). Data only: loading never executes code.
 
 Keys: ``__config__`` (the JSON text) and ``layer{i}.{param}`` (e.g. ``layer0.W``) for the weights and the
 layers' non-trainable buffers (e.g. running statistics).
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from glassnet import _safetensors
 from glassnet.layers import LAYERS
 
 if TYPE_CHECKING:
@@ -64,13 +66,16 @@ def atomic_write(path: str | os.PathLike, write: Any, suffix: str = ".tmp") -> N
 
 
 def save(model: Sequential, path: str | os.PathLike) -> None:
-    """Write ``model`` to ``path`` (the name is kept as given; ``.npz`` is the usual suffix)."""
+    """Write ``model`` to ``path`` (the name is kept as given; ``.npz`` is the usual suffix, ``.safetensors``
+    writes that format)."""
     arrays = {"__config__": np.array(json.dumps(model_config(model)))}
     for i, layer in enumerate(model.layers):
         for p in layer.params:
             arrays[f"layer{i}.{p.name}"] = p.value
         for name, value in layer.buffers.items():
             arrays[f"layer{i}.{name}"] = value
+    if Path(path).suffix == ".safetensors":  # the same arrays, the config in the metadata
+        return _safetensors.write(path, arrays)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -82,8 +87,11 @@ def load(path: str | os.PathLike) -> Sequential:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        if path.suffix == ".safetensors":
+            arrays = _safetensors.read(path)
+        else:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise ModelFileError(f"{path}: not a readable glassnet model file ({type(e).__name__}: {e})") from e
     if "__config__" not in arrays:
