@@ -30,6 +30,7 @@ from glassnet.losses import Loss
 from glassnet.model import Sequential
 from glassnet.noise import GaussianNoise, MaskingNoise, Noise
 from glassnet.optim import Optimizer
+from glassnet.schema import Str
 
 __all__ = ["Autoencoder", "DenseTied", "GaussianNoise", "MaskingNoise"]
 
@@ -47,6 +48,8 @@ class DenseTied(Activated):
 
     ``target`` is the layer or, in a saved config, its name; a name is resolved by ``link(layers)``.
     """
+
+    config_schema = {"target": Str()}
 
     def __init__(self, target: Layer | str, n_out: int | None = None, activation: str | Layer | None = None,
                  name: str | None = None) -> None:
@@ -70,6 +73,9 @@ class DenseTied(Activated):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (self.n_out,)
+
+    def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        return {"b": (self.n_out,)}  # W belongs to the target
 
     def link(self, layers: Sequence[Layer]) -> None:
         """Resolve a target given by name among ``layers`` and check that it follows this layer with
