@@ -5,7 +5,9 @@ Every check raises a one-line ``ValueError`` that names what was expected and wh
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,19 +25,41 @@ def lookup(table: Mapping[str, T], name: str, kind: str) -> T:
     return table[key]
 
 
+def require_extra(module: str, extra: str, what: str) -> ModuleType:
+    """``import module``, or an ImportError in one line naming the extra that installs it, e.g.
+    "--plots needs matplotlib: pip install 'glassnet[plot]'". Commands call it before doing any work."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        name = {"PIL": "Pillow"}.get(module, module)
+        raise ImportError(f"{what} needs {name}: pip install 'glassnet[{extra}]'") from None
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    """``np.asarray(x)``, with a one-line error for ragged nested lists."""
+    try:
+        return np.asarray(x)
+    except ValueError:  # "setting an array element with a sequence ... inhomogeneous shape ..."
+        raise ValueError(f"{name} must be a rectangular array of numbers, got a ragged sequence (rows of "
+                         "different lengths)") from None
+
+
 def as_float_array(x: Any, name: str, dtype: np.dtype | type = np.float32,
                    ndim: int | None = None) -> np.ndarray:
     """``x`` as a C-contiguous float array of ``dtype``, checked for dimensions and finiteness."""
-    arr = np.asarray(x)
+    arr = as_array(x, name)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        bad = int(out.size - np.count_nonzero(np.isfinite(out)))
+        if arr.dtype.kind != "f" or np.isfinite(arr).all():
+            raise ValueError(f"{name} must fit in {out.dtype}, got {bad} value(s) too large for it")
         raise ValueError(f"{name} must be finite, got {bad} NaN or inf value(s)")
-    return arr
+    return out
 
 
 def check_labels(y: np.ndarray, n_classes: int | None, name: str = "y") -> np.ndarray:

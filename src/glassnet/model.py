@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from glassnet._checks import as_float_array, check_labels
+from glassnet._checks import as_array, as_float_array, check_labels
 from glassnet.activations import Activation
 from glassnet.callbacks import Callback, History, ProgressBar, Recorder, layer_stats
 from glassnet.encoding import one_hot
@@ -201,8 +201,11 @@ class Sequential:
             p.value[...] = w
 
     # ------------------------------------------------------------------ data checks
-    def _check_x(self, X: Any, name: str = "X") -> np.ndarray:
+    def _check_x(self, X: Any, name: str = "X", min_samples: int = 0) -> np.ndarray:
         X = as_float_array(X, name, self.dtype)
+        if X.shape[:1] == (0,) and X.ndim == 1 or X.ndim and X.shape[0] < min_samples:
+            raise ValueError(f"{name} must hold at least {max(min_samples, 1)} sample(s) of shape {self.input_shape}, "
+                             f"got an empty array of shape {X.shape}")
         if X.ndim == 1 and self.input_shape == (1,):
             X = X[:, None]
         if X.shape[1:] != self.input_shape:
@@ -212,7 +215,7 @@ class Sequential:
 
     def _check_y(self, Y: Any, n: int, name: str = "Y") -> np.ndarray:
         """Targets as a float array of the output's shape; integer labels are one-hot encoded."""
-        Y = np.asarray(Y)
+        Y = as_array(Y, name)
         n_out = self.output_shape[-1]
         if Y.ndim == 1 and Y.dtype.kind in "biu":
             if n_out == 1:
@@ -346,10 +349,10 @@ class Sequential:
             if dead:
                 raise ValueError(f"cannot train {dead[0]} by gradient descent: its derivative is zero "
                                  "everywhere; use Perceptron, a gradient-free optimiser, or sigmoid")
-        X = self._check_x(X)
+        X = self._check_x(X, min_samples=1)
         Y = self._check_y(Y, X.shape[0])
         if validation_data is not None:
-            Xv = self._check_x(validation_data[0], "validation X")
+            Xv = self._check_x(validation_data[0], "validation X", min_samples=1)
             validation_data = (Xv, self._check_y(validation_data[1], Xv.shape[0], "validation Y"))
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -486,7 +489,7 @@ class Sequential:
     def evaluate(self, X: Any, Y: Any, batch_size: int = 4096) -> dict[str, float]:
         """{"loss": C, "accuracy": ...} on (X, Y), without training-mode dropout."""
         self._require_compiled()
-        X = self._check_x(X)
+        X = self._check_x(X, min_samples=1)
         return self._evaluate(X, self._check_y(Y, X.shape[0]), batch_size)
 
     def _evaluate(self, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> dict[str, float]:

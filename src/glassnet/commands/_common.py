@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,17 @@ def load_mnist(split: str, data_dir: str | None, quiet: bool = False) -> tuple[n
     if not quiet:
         print(f"data: {source}", file=sys.stderr)
     return X, y, source
+
+
+def check_writable(folder: Path, option: str) -> None:
+    """Fail now, in one line, if files cannot be written into ``folder`` (created if missing), rather than
+    after the work is done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise OSError(e.errno, f"{option}: cannot write into {folder}: {e.strerror or e}") from None
 
 
 def emit_json(obj: dict[str, Any]) -> None:
