@@ -141,12 +141,7 @@ class Optional(Field):
         self.expected = f"{field.expected} or null"
 
     def check(self, value: Any, where: str) -> Any:
-        if value is None:
-            return None
-        try:
-            return self.field.check(value, where)
-        except SchemaError:
-            self.fail(value, where)
+        return None if value is None else self.field.check(value, where)
 
 
 class List(Field):

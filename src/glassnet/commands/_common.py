@@ -24,11 +24,14 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
                              "1 is much faster on a machine busy with other work")
 
 
-def load_mnist(split: str, data_dir: str | None, quiet: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+def load_mnist(split: str, data_dir: str | None, quiet: bool = False,
+               sample: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """X, y and a description of where they came from (printed on stderr unless quiet)."""
     from glassnet.datasets import mnist
 
-    X, y, source = mnist.load(split, data_dir=data_dir, return_source=True)
+    if sample and data_dir is not None:
+        raise ValueError("give either --sample or --data-dir, not both")
+    X, y, source = mnist.load(split, data_dir=data_dir, return_source=True, sample=sample)
     if not quiet:
         print(f"data: {source}", file=sys.stderr)
     return X, y, source

@@ -85,6 +85,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_threads(p)
     p.add_argument("--seed", type=int, help="seed for weights, shuffling and dropout (default 0)")
     add_data_dir(p)
+    p.add_argument("--sample", action="store_true",
+                   help="use the embedded 5,000 / 1,000-image MNIST sample (quick runs)")
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     p.add_argument("--checkpoint-dir", metavar="DIR",
                    help="write the whole training state here after every epoch (keeps the newest two)")
@@ -162,8 +164,8 @@ def _run(args: argparse.Namespace) -> int:
         if folder:
             check_writable(Path(folder), option)
     model = build(cfg, seed)
-    X, y, source = load_mnist("train", args.data_dir)
-    X_test, y_test, _ = load_mnist("test", args.data_dir, quiet=True)
+    X, y, source = load_mnist("train", args.data_dir, sample=args.sample)
+    X_test, y_test, _ = load_mnist("test", args.data_dir, quiet=True, sample=args.sample)
     model.summary(file=sys.stderr)
     callbacks: list[Any] = []
     if cfg["early_stopping"]:
