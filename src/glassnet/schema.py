@@ -71,7 +71,8 @@ class Float(Field):
         self.expected = _range_text("a finite number", low, high, low_open, high_open)
 
     def check(self, value: Any, where: str) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, int) and abs(value) > 2**1000) or not math.isfinite(value):
             self.fail(value, where)
         lo, hi = self.low, self.high
         if (lo is not None and (value < lo or (self.low_open and value == lo))) or (
