@@ -55,21 +55,20 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"expected a picture file, found no file at {path}")
     if path.stat().st_size == 0:
         raise ImageError(f"expected a picture (PNG, JPEG, ...), {path} is empty (0 bytes)")
-    too_big = (f"{path}: a picture of more than {MAX_PIXELS // 10**6} megapixels is refused "
-               "(a decompression bomb?)")
+    limit = f"more than the {MAX_PIXELS // 10**6} megapixels a digit picture may have (a decompression bomb?)"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", image_mod.DecompressionBombWarning)
             with image_mod.open(path) as img:
                 w, h = img.size
                 if w * h > MAX_PIXELS:
-                    raise ImageError(f"{too_big[:-1]}: this one has {w:,} x {h:,})")
+                    raise ImageError(f"{path}: refused a picture of {w:,} x {h:,} pixels, {limit}")
                 if max(w, h) > MAX_SIDE:
                     img.draft(img.mode, (MAX_SIDE, MAX_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 of the size
                 img = ImageOps.exif_transpose(img)
                 img.load()
     except (image_mod.DecompressionBombError, image_mod.DecompressionBombWarning):
-        raise ImageError(too_big) from None
+        raise ImageError(f"{path}: refused a picture of {limit}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, EOFError, ValueError, struct.error) as e:
         if isinstance(e, ImageError):
             raise
