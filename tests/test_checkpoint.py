@@ -94,17 +94,23 @@ def test_resume_after_ctrl_c_is_bit_identical(tmp_path, optimizer, kind):
     assert second.optimizer.iterations == whole.optimizer.iterations and second.optimizer.lr == whole.optimizer.lr
 
 
+class Snapshots(gn.Callback):
+    """The weights at the end of every epoch, in ``self.weights``."""
+
+    def __init__(self):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs):
+        self.weights.append(self.model.get_weights())
+
+
 def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path):
     X, y = blobs()
-    snapshots = []
-
-    class Keep(gn.Callback):
-        def on_epoch_end(self, epoch, logs):
-            snapshots.append(self.model.get_weights())
-
+    keep = Snapshots()
+    snapshots = keep.weights
     model = make()
     with pytest.raises(KeyboardInterrupt):
-        model.fit(X, y, callbacks=[Keep(), InterruptAt(2, batch=5)], **FIT)
+        model.fit(X, y, callbacks=[keep, InterruptAt(2, batch=5)], **FIT)
     assert model.history.events == {"interrupted_epoch": 2, "weights_epoch": 1} and len(snapshots) == 2
     for a, b in zip(model.get_weights(), snapshots[1], strict=True):
         np.testing.assert_array_equal(a, b)
@@ -112,17 +118,13 @@ def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path):
 
 def test_ctrl_c_with_early_stopping_keeps_the_best_epoch():
     X, y = blobs()
-    snapshots = []
-
-    class Keep(gn.Callback):
-        def on_epoch_end(self, epoch, logs):
-            snapshots.append(self.model.get_weights())
-
+    keep = Snapshots()
+    snapshots = keep.weights
     model = make()
     # val_accuracy with a large min_delta: epoch 0 stays the best
     stop = gn.EarlyStopping("val_accuracy", patience=10, min_delta=0.5)
     with pytest.raises(KeyboardInterrupt):
-        model.fit(X, y, callbacks=[stop, Keep(), InterruptAt(3)], **FIT)
+        model.fit(X, y, callbacks=[stop, keep, InterruptAt(3)], **FIT)
     assert model.history.events["weights_epoch"] == 0 and model.history.events["interrupted_epoch"] == 3
     for a, b in zip(model.get_weights(), snapshots[0], strict=True):
         np.testing.assert_array_equal(a, b)

@@ -79,3 +79,39 @@ def check_labels(y: np.ndarray, n_classes: int | None, name: str = "y") -> np.nd
         bad = y[(y < 0) | (y >= n_classes)][0]
         raise ValueError(f"{name} has label {bad} outside the classes 0..{n_classes - 1}")
     return y
+
+
+def check_samples(X: Any, shape: tuple[int, ...], dtype: np.dtype, name: str = "X",
+                  min_samples: int = 0) -> np.ndarray:
+    """``X`` as a float array of samples of ``shape`` (a 1-D array for one input), at least ``min_samples``."""
+    X = as_float_array(X, name, dtype)
+    if X.shape[:1] == (0,) and X.ndim == 1 or X.ndim and X.shape[0] < min_samples:
+        raise ValueError(f"{name} must hold at least {max(min_samples, 1)} sample(s) of shape {shape}, "
+                         f"got an empty array of shape {X.shape}")
+    if X.ndim == 1 and shape == (1,):
+        X = X[:, None]
+    if X.shape[1:] != shape:
+        raise ValueError(f"{name} must have samples of shape {shape}, got {X.shape[1:]} (array shape {X.shape})")
+    return X
+
+
+def check_targets(Y: Any, n: int, shape: tuple[int, ...], dtype: np.dtype, name: str = "Y") -> np.ndarray:
+    """Targets as a float array of ``n`` rows of ``shape``; integer labels are one-hot encoded."""
+    from glassnet.encoding import one_hot
+
+    Y = as_array(Y, name)
+    n_out = shape[-1]
+    if Y.ndim == 1 and Y.dtype.kind in "biu":
+        if n_out == 1:
+            check_labels(Y, 2, name)
+            Y = Y[:, None]
+        else:
+            Y = one_hot(Y, n_out, dtype)
+    elif Y.ndim == 1 and n_out == 1:
+        Y = Y[:, None]
+    Y = as_float_array(Y, name, dtype)
+    if Y.shape[0] != n:
+        raise ValueError(f"{name} must have {n} rows to match X, got {Y.shape[0]}")
+    if Y.shape[1:] != shape:
+        raise ValueError(f"{name} must have targets of shape {shape} (or integer labels), got {Y.shape[1:]}")
+    return Y

@@ -16,10 +16,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from glassnet._checks import as_array, as_float_array, check_labels
+from glassnet._checks import check_samples, check_targets
 from glassnet.activations import Activation
 from glassnet.callbacks import Callback, History, ProgressBar, Recorder, layer_stats
-from glassnet.encoding import one_hot
 from glassnet.layers import Dense, Layer, Parameter, Shape
 from glassnet.losses import Loss, get_loss
 from glassnet.optim import Optimizer, get_optimizer
@@ -202,36 +201,10 @@ class Sequential:
 
     # ------------------------------------------------------------------ data checks
     def _check_x(self, X: Any, name: str = "X", min_samples: int = 0) -> np.ndarray:
-        X = as_float_array(X, name, self.dtype)
-        if X.shape[:1] == (0,) and X.ndim == 1 or X.ndim and X.shape[0] < min_samples:
-            raise ValueError(f"{name} must hold at least {max(min_samples, 1)} sample(s) of shape {self.input_shape}, "
-                             f"got an empty array of shape {X.shape}")
-        if X.ndim == 1 and self.input_shape == (1,):
-            X = X[:, None]
-        if X.shape[1:] != self.input_shape:
-            raise ValueError(f"{name} must have samples of shape {self.input_shape}, got {X.shape[1:]} "
-                             f"(array shape {X.shape})")
-        return X
+        return check_samples(X, self.input_shape, self.dtype, name, min_samples)
 
     def _check_y(self, Y: Any, n: int, name: str = "Y") -> np.ndarray:
-        """Targets as a float array of the output's shape; integer labels are one-hot encoded."""
-        Y = as_array(Y, name)
-        n_out = self.output_shape[-1]
-        if Y.ndim == 1 and Y.dtype.kind in "biu":
-            if n_out == 1:
-                check_labels(Y, 2, name)
-                Y = Y[:, None]
-            else:
-                Y = one_hot(Y, n_out, self.dtype)
-        elif Y.ndim == 1 and n_out == 1:
-            Y = Y[:, None]
-        Y = as_float_array(Y, name, self.dtype)
-        if Y.shape[0] != n:
-            raise ValueError(f"{name} must have {n} rows to match X, got {Y.shape[0]}")
-        if Y.shape[1:] != self.output_shape:
-            raise ValueError(f"{name} must have targets of shape {self.output_shape} (or integer labels), "
-                             f"got {Y.shape[1:]}")
-        return Y
+        return check_targets(Y, n, self.output_shape, self.dtype, name)
 
     def _require_compiled(self) -> None:
         if self.loss is None:

@@ -62,7 +62,7 @@ def _int_list(text: str) -> list[int]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", choices=sorted(PRESETS),
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="starting configuration; the options below override it (default: default)")
     p.add_argument("--hidden", type=_int_list, metavar="N,N",
                    help="hidden layer sizes, e.g. 128,64 (cnn: dense layers after the convolutions; lstm: units)")
@@ -83,7 +83,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fraction of the training set held out for validation (presets: 1/12, i.e. 5,000 "
                         "images; 3b1b: 0.02)")
     add_threads(p)
-    p.add_argument("--seed", type=int, help="seed for weights, shuffling and dropout (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and dropout (default 0)")
     add_data_dir(p)
     p.add_argument("--sample", action="store_true",
                    help="use the embedded 5,000 / 1,000-image MNIST sample (quick runs)")
@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
         from glassnet._checks import require_extra
 
         require_extra("matplotlib", "plot", "--plots")
-    cfg, seed, resume, ckpt_dir = _settings(args)
+    cfg, seed, resume, ckpt_dir = _settings(args)  # a resumed run's own settings (and args.preset)
     if cfg["epochs"] < 1:
         raise ValueError(f"--epochs must be >= 1, got {cfg['epochs']}")
     check_writable(Path(args.out).parent, "--out")
@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
     if cfg["early_stopping"]:
         callbacks.append(gn.EarlyStopping("val_loss", patience=cfg["early_stopping"]))
     if ckpt_dir:
-        meta = {"train": {"preset": args.preset or "default", "config": cfg, "seed": seed}}
+        meta = {"train": {"preset": args.preset, "config": cfg, "seed": seed}}
         callbacks.append(gn.TrainingCheckpoint(ckpt_dir, meta=meta))
     start = time.perf_counter()
     try:
@@ -185,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     test = model.evaluate(X_test, y_test)
     epochs_run = len(history.epoch)
     result = {
-        "preset": args.preset or "default", "test_accuracy": round(test["accuracy"], 4),
+        "preset": args.preset, "test_accuracy": round(test["accuracy"], 4),
         "test_loss": round(test["loss"], 5), "seconds": round(seconds, 2), "epochs": epochs_run,
         "parameters": model.count_params(), "best_epoch": history.events.get("best_epoch", epochs_run - 1) + 1,
         "val_accuracy": round(history["val_accuracy"][-1], 4) if "val_accuracy" in history.history else None,
@@ -216,7 +216,7 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], int, Any, str |
     from its checkpoint; an option given now that disagrees with them is an error, except --epochs."""
     from glassnet import checkpoint
 
-    cfg, seed = resolve(args), 0 if args.seed is None else args.seed
+    cfg, seed = resolve(args), args.seed
     ckpt_dir = args.checkpoint_dir or (args.resume if isinstance(args.resume, str) else None)
     if args.resume is None:
         return cfg, seed, None, ckpt_dir
@@ -233,13 +233,15 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], int, Any, str |
     saved = (state.get("meta") or {}).get("train")
     if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
         raise checkpoint.CheckpointError(f"{path} was not written by glassnet train")
+    defaults = {"preset": "default", "seed": 0}  # an option left at its default counts as not given
     given = {"preset": args.preset, "seed": args.seed, **{k: getattr(args, k, None) for k in PRESETS["default"]}}
     for key, value in given.items():
         old = saved.get(key, saved["config"].get(key))
-        if value is not None and key != "epochs" and value != old:
+        if value is not None and value != defaults.get(key) and key != "epochs" and value != old:
             raise ValueError(f"--{key.replace('_', '-')} {value} differs from the run being resumed ({old}); a "
                              "resumed run keeps its settings (only --epochs may change)")
     cfg = {**saved["config"], "epochs": cfg["epochs"] if args.epochs is not None else saved["config"]["epochs"]}
+    args.preset = saved.get("preset", args.preset)
     print(f"glassnet: resuming from {path} (epoch {state['epoch'] + 1} of {cfg['epochs']})", file=sys.stderr)
     return cfg, saved["seed"], path, ckpt_dir
 
