@@ -145,7 +145,8 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     """A model config without what may change as training goes on (the learning rate, the meta)."""
     cfg = json.loads(json.dumps(cfg))
     if cfg.get("compile"):
-        cfg["compile"]["optimizer"]["config"].pop("lr", None)
+        for key in ("lr", "mutation_scale"):  # the learning rate, or the genetic algorithm's in its slot
+            cfg["compile"]["optimizer"]["config"].pop(key, None)
     return {k: cfg.get(k) for k in ("dtype", "input_shape", "layers", "compile")}
 
 
