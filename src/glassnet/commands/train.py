@@ -185,9 +185,9 @@ def _run(args: argparse.Namespace) -> int:
     test = model.evaluate(X_test, y_test)
     epochs_run = len(history.epoch)
     result = {
-        "preset": args.preset, "test_accuracy": round(test["accuracy"], 4),
-        "test_loss": round(test["loss"], 5), "seconds": round(seconds, 2), "epochs": epochs_run,
-        "parameters": model.count_params(), "best_epoch": history.events.get("best_epoch", epochs_run - 1) + 1,
+        "preset": args.preset, "test_accuracy": round(test["accuracy"], 4), "test_loss": round(test["loss"], 5),
+        "seconds": round(seconds, 2), "epochs": epochs_run, "parameters": model.count_params(),
+        "best_epoch": history.events.get("best_epoch", epochs_run - 1) + 1,
         "val_accuracy": round(history["val_accuracy"][-1], 4) if "val_accuracy" in history.history else None,
         "train_images": int(X.shape[0]), "test_images": int(X_test.shape[0]), "data": source, "model": args.out,
     }
