@@ -2,8 +2,11 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -126,3 +129,135 @@ def test_default_preset_reaches_98_percent(mnist_dir, tmp_path):
     result = json.loads(run.stdout.strip().splitlines()[-1])
     print(f"default preset: {result['test_accuracy']:.4f} in {result['seconds']} s, {result['epochs']} epochs")
     assert result["test_accuracy"] >= 0.980
+
+
+# ---------------------------------------------------------------- nothing lost: interruption and resume
+SMALL = ["--sample", "--hidden", "16", "--early-stopping", "0", "--threads", "1", "--quiet"]
+
+
+def _start_train(*args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA_DIR"}
+    return subprocess.Popen([sys.executable, "-m", "glassnet.cli", "train", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def _reference(epochs, snapshots=None):
+    """The run of ``glassnet train SMALL --epochs N`` in this process, weights after each epoch."""
+    import glassnet as gn
+    from glassnet._blas import blas_threads
+    from glassnet.commands import train
+
+    cfg = {**train.PRESETS["default"], "hidden": [16], "early_stopping": 0, "epochs": epochs}
+    X, y = mnist.load("train", sample=True)
+
+    class Keep(gn.Callback):
+        def on_epoch_end(self, epoch, logs):
+            snapshots.append(self.model.get_weights())
+
+    with blas_threads(1):
+        model = train.build(cfg, 0)
+        model.fit(X, y, epochs=epochs, batch_size=cfg["batch_size"], validation_split=cfg["validation"], seed=0,
+                  verbose=0, callbacks=[Keep()] if snapshots is not None else [])
+    return model
+
+
+def _arrays(path):
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files if k != "__config__"}
+
+
+def _assert_same(arrays, expected):
+    assert sorted(arrays) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(arrays[key], value, err_msg=key)
+
+
+def test_ctrl_c_saves_the_last_finished_epoch_and_resume_ends_as_if_never_stopped(tmp_path):
+    epochs = 12
+    proc = _start_train(*SMALL, "--epochs", epochs, "--checkpoint-dir", "ck", "--out", "m.npz", cwd=tmp_path)
+    _wait_for(tmp_path / "ck" / "epoch-0003.npz", proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    found = re.fullmatch(r"glassnet train: interrupted \(Ctrl-C\) in epoch (\d+)/12: saved the weights of epoch "
+                         r"(\d+) \(last finished\) to m.npz; continue with --resume ck", err.strip().splitlines()[-1])
+    assert found, err
+    saved_epoch = int(found.group(2))
+    assert int(found.group(1)) == saved_epoch + 1 and saved_epoch >= 3
+
+    resumed = glassnet("train", "--resume", "ck", "--out", "m2.npz", "--threads", "1", "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0 and "glassnet: resuming from ck/epoch-" in resumed.stderr, resumed.stderr
+
+    snapshots = []
+    reference = _reference(epochs, snapshots)
+    _assert_same(_arrays(tmp_path / "m2.npz"), reference.state_dict())
+    keys = [f"layer{i}.{p.name}" for i, layer in enumerate(reference.layers) for p in layer.params]
+    _assert_same(_arrays(tmp_path / "m.npz"), dict(zip(keys, snapshots[saved_epoch - 1], strict=True)))
+
+
+def test_sigterm_saves_and_exits_143(tmp_path):
+    proc = _start_train(*SMALL, "--epochs", 200, "--checkpoint-dir", "ck", "--out", "m.npz", cwd=tmp_path)
+    _wait_for(tmp_path / "ck" / "epoch-0001.npz", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"glassnet train: interrupted \(SIGTERM\) in epoch \d+/200: saved the weights of epoch \d+ "
+                        r"\(last finished\) to m.npz; continue with --resume ck", last), err
+    assert "Traceback" not in err and (tmp_path / "m.npz").is_file()
+
+
+def test_resume_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    """In this process (quicker than a subprocess each): what main() prints and returns."""
+    from glassnet.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.txt").write_text("x")
+
+    def train(*args):
+        code = main(["train", *SMALL, *args])
+        return code, capsys.readouterr().err
+
+    for args, message in [
+        (["--resume"], "--resume without a folder resumes from --checkpoint-dir"),
+        (["--resume", "nothing-here"], "nothing-here: no complete checkpoint to resume from"),
+        (["--out", "file.txt/m.npz"], "--out: cannot write into file.txt"),
+    ]:
+        code, err = train("--epochs", "1", *args)
+        assert code == 1 and err.startswith("glassnet train: error: ") and message in err, err
+        assert len(err.strip().splitlines()) == 1, err
+    assert train("--epochs", "1", "--checkpoint-dir", "ck")[0] == 0
+    code, err = train("--epochs", "2", "--resume", "ck", "--lr", "0.5")
+    assert code == 1 and "--lr 0.5 differs from the run being resumed (0.05)" in err
+    code, err = train("--epochs", "1", "--checkpoint-dir", "ck")
+    assert code == 1 and "already holds the checkpoints of a run" in err
+    code, err = train("--epochs", "2", "--resume", "ck")  # only --epochs may change
+    assert code == 0 and "resuming from ck/epoch-0001.npz (epoch 1 of 2)" in err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler lived only while training
+
+
+# ---------------------------------------------------------------- optional extras, checked before any work
+BLOCK = "import sys; sys.modules[{module!r}] = None; from glassnet.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize("module,args,message", [
+    ("matplotlib", ["train", "--sample", "--epochs", "1", "--plots", "plots"],
+     "glassnet train: error: --plots needs matplotlib: pip install 'glassnet[plot]'"),
+    ("matplotlib", ["plot", "weights", "m.npz", "-o", "w.png"],
+     "glassnet plot: error: glassnet plot needs matplotlib: pip install 'glassnet[plot]'"),
+    ("PIL", ["predict", "m.npz", "digit.png"],
+     "glassnet predict: error: glassnet predict needs Pillow: pip install 'glassnet[image]'"),
+])
+def test_missing_extra_is_named_before_any_work(tmp_path, module, args, message):
+    run = subprocess.run([sys.executable, "-c", BLOCK.format(module=module), *args], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode == 1 and run.stderr.strip() == message, run.stderr
+    assert not list(tmp_path.iterdir())  # no data read, nothing trained, nothing written

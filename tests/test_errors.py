@@ -93,3 +93,37 @@ def test_bad_hyperparameters():
         gn.Sequential([gn.Dense(3, 4), gn.Dense(3, 2)])
     with pytest.raises(ValueError, match="batch_size must be"):
         gn.Sequential([gn.Dense(2, 1)]).compile().fit([[0, 1]], [1], batch_size=0, verbose=0)
+
+
+@pytest.mark.parametrize("X,match", [
+    ([[1, 2, 3], [1, 2]], "X must be a rectangular array of numbers, got a ragged sequence"),
+    (np.array([[1, 2, None]], dtype=object), "X must hold numbers, got dtype object"),
+    (np.array([["1", "2", "3"]]), "X must hold numbers, got dtype <U1"),
+    (np.zeros((0, 3)), r"X must hold at least 1 sample\(s\) of shape \(3,\), got an empty array of shape \(0, 3\)"),
+    ([], r"got an empty array of shape \(0,\)"),
+    ([[1e300, 0, 0]], "X must fit in float32, got 1 value"),
+])
+def test_bad_arrays_for_fit(model, X, match):
+    with pytest.raises(ValueError, match=match) as e:
+        model.fit(X, np.zeros(len(X), int), verbose=0)
+    one_line(e)
+
+
+@pytest.mark.parametrize("X,match", [
+    ([[1, 2, 3], [1, 2]], "ragged sequence"),
+    (np.array([[object(), 1, 2]]), "dtype object"),
+    ([[np.nan, 0, 0]], "X must be finite, got 1 NaN or inf"),
+    ([], "empty array"),
+])
+def test_bad_arrays_for_predict(model, X, match):
+    with pytest.raises(ValueError, match=match) as e:
+        model.predict(X)
+    one_line(e)
+    assert model.predict(np.zeros((0, 3))).shape == (0, 5)  # an empty batch of the right shape is fine
+
+
+def test_ragged_or_empty_targets(model):
+    with pytest.raises(ValueError, match="Y must be a rectangular array"):
+        model.fit(np.ones((2, 3)), [[0, 1], [1]], verbose=0)
+    with pytest.raises(ValueError, match="at least 1 sample"):
+        model.evaluate(np.zeros((0, 3)), np.zeros(0, int))

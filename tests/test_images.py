@@ -141,3 +141,84 @@ def test_missing_pillow_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ImportError, match=r"glassnet\[image\]"):
         load_digit(tmp_path / "x.png")
+
+
+# ---------------------------------------------------------------- bad pictures: a clear error, bounded memory
+def _png(width: int, height: int, bit_depth: int = 1) -> bytes:
+    """A valid grey PNG of zeros, built row by row with zlib: a 20,000 x 20,000 one takes 50 MB of zeros to make
+    (in chunks) and about 50 KB on disk."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    comp = zlib.compressobj(9)
+    row = bytes(1 + (width * bit_depth + 7) // 8)
+    idat = b"".join(comp.compress(row * 1000) for _ in range(height // 1000)) + comp.compress(
+        row * (height % 1000)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_with_bounded_memory(tmp_path):
+    """20,000 x 20,000 pixels (past Pillow's own limit): refused from the header, in a process that stays small."""
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png(20_000, 20_000))
+    assert path.stat().st_size < 200_000
+    # peak memory of this program: VmHWM (ru_maxrss would include the forking parent's pages)
+    code = ("from glassnet.images import load_digit, ImageError\n"
+            f"try:\n    load_digit({str(path)!r})\nexcept ImageError as e:\n    print(e)\n"
+            "import os, resource\n"
+            "if os.path.exists('/proc/self/status'):\n"
+            "    print(int([x for x in open('/proc/self/status') if x.startswith('VmHWM')][0].split()[1]) // 1024)\n"
+            "else:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    run = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    message, peak_mb = run.stdout.strip().splitlines()
+    assert run.returncode == 0 and "megapixels a digit picture may have (a decompression bomb?)" in message, run.stderr
+    assert str(path) in message and int(peak_mb) < 150, (message, peak_mb)
+
+
+def test_picture_past_our_limit_is_refused_from_its_header(tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(_png(8_000, 7_000))  # 56 megapixels: under Pillow's limit, over ours
+    with pytest.raises(ImageError, match="refused a picture of 8,000 x 7,000 pixels, more than the 50 megapixels"):
+        load_digit(path)
+
+
+def test_large_picture_is_reduced_before_preprocessing(digits, tmp_path):
+    u8, rows = digits
+    big = Image.fromarray(255 - u8[0]).resize((2600, 2600), Image.Resampling.BILINEAR)
+    big.save(tmp_path / "big.png", compress_level=1)
+    assert corr(load_digit(tmp_path / "big.png"), rows[0]) > 0.9
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda p, d: p.write_bytes(b""), "is empty"),
+    (lambda p, d: p.write_bytes(b"GIF89a but not really"), "cannot read"),
+    (lambda p, d: p.write_bytes(_png_bytes(d)[:120]), "cannot read"),
+    (lambda p, d: p.write_bytes(_jpeg_bytes(d)[:300]), "cannot read"),
+    (lambda p, d: p.mkdir(), "found no file"),
+], ids=["empty", "not-an-image", "truncated-png", "truncated-jpeg", "a-folder"])
+def test_bad_picture_files_fail_in_one_line(digits, tmp_path, make, match):
+    path = tmp_path / "digit.png"
+    make(path, digits[0][0])
+    with pytest.raises(ImageError, match=match) as e:
+        load_digit(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def _png_bytes(d) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(d).resize((200, 200)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _jpeg_bytes(d) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(d).resize((200, 200)).save(buf, "JPEG")
+    return buf.getvalue()

@@ -122,8 +122,9 @@ def test_load_rejects_image_label_count_mismatch(tmp_path, monkeypatch):
     raw = idx_bytes(np.zeros(5))
     _write(tmp_path / mnist.FILES["test"][1], raw)
     monkeypatch.setitem(mnist.SHA256, mnist.FILES["test"][1], hashlib.sha256(raw).hexdigest())
-    with pytest.raises(DatasetError, match="expected 4 labels"):
+    with pytest.raises(DatasetError, match="expected 4 labels") as e:
         mnist.load("test", tmp_path)
+    assert mnist.FILES["test"][1] in str(e.value) and mnist.FILES["test"][0] in str(e.value)
 
 
 # ---------------------------------------------------------------- look-up order
@@ -264,3 +265,38 @@ def test_full_set(shared_dir):
         xs, ys = mnist.load(split, sample=True)
         np.testing.assert_array_equal(xs, x[: len(xs)])  # the sample is the head of the full set
         np.testing.assert_array_equal(ys, y[: len(ys)])
+
+
+# ---------------------------------------------------------------- bad files: one line naming the file and the fault
+def test_gzip_bomb_is_refused_without_decompressing_it(tmp_path):
+    header = (0x0803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (100_000, 28, 28))
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header)
+        for _ in range(16):  # 16 MiB of zeros, 16 KiB compressed; the header announces 78 MB
+            f.write(bytes(1 << 20))
+    with pytest.raises(DatasetError, match=r"bomb.gz is corrupt: header shape \(100000, 28, 28\) announces") as e:
+        mnist.read_idx(path)
+    assert "\n" not in str(e.value)
+
+
+def test_gzip_file_with_more_data_than_its_header_says(tmp_path):
+    raw = idx_bytes(np.zeros(4)) + b"\0\0"
+    with pytest.raises(DatasetError, match=r"x.gz is corrupt: header shape \(4,\) needs 4 data bytes, found more"):
+        mnist.read_idx(_write(tmp_path / "x.gz", raw))
+
+
+@pytest.mark.parametrize("labels,images,match", [
+    (np.array([1, 2, 12]), np.zeros((3, 28, 28)), "label 12 outside the classes 0..9"),
+    (np.zeros((3, 2)), np.zeros((3, 28, 28)), "expected magic 2049 .1-D., got a 2-D IDX array"),
+    (np.zeros(3), np.zeros((3, 27, 27)), r"expected images of shape \(n, 28, 28\), got \(3, 27, 27\)"),
+])
+def test_bad_label_or_image_files_are_named(tmp_path, monkeypatch, labels, images, match):
+    for name, arr in zip(mnist.FILES["test"], (images, labels), strict=True):
+        raw = idx_bytes(arr)
+        _write(tmp_path / name, raw)
+        monkeypatch.setitem(mnist.SHA256, name, hashlib.sha256(raw).hexdigest())
+    with pytest.raises(DatasetError, match=match) as e:
+        mnist.load("test", tmp_path)
+    bad = mnist.FILES["test"][0 if "images" in match else 1]
+    assert bad in str(e.value) and "\n" not in str(e.value)

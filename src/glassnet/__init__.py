@@ -32,6 +32,7 @@ from glassnet.callbacks import (
     Recorder,
     ReduceLROnPlateau,
 )
+from glassnet.checkpoint import CheckpointError, TrainingCheckpoint
 from glassnet.conv import AvgPool2D, Conv2D, MaxPool2D
 from glassnet.encoding import OneHot, Vocabulary, one_hot
 from glassnet.gradcheck import gradcheck, numerical_gradient
@@ -79,12 +80,12 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Autoencoder", "AvgPool2D",
-    "BinaryCrossEntropy", "Callback", "Conv2D", "ConvergenceWarning", "CrossEntropy", "Dense", "DenseTied",
-    "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GaussianNoise",
+    "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CrossEntropy", "Dense",
+    "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GaussianNoise",
     "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss", "MaskingNoise",
     "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneHot", "Optimizer",
     "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape",
     "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
-    "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
+    "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
     "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
 ]

@@ -12,6 +12,7 @@ import numpy as np
 from glassnet._blas import ones
 from glassnet._checks import lookup
 from glassnet.layers import Layer, register
+from glassnet.schema import Choice, Field
 
 ACTIVATIONS: dict[str, type[Activation]] = {}
 """Activation classes by name: "sigmoid", "relu", ..."""
@@ -82,6 +83,16 @@ class Activation(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"activation": self.key, **self._params()}
+
+    @classmethod
+    def config_fields(cls) -> tuple[dict[str, Field], set[str]]:
+        """The constructor's fields plus the required ``"activation"`` key naming this class."""
+        fields, required = super().config_fields()
+        return {**fields, "activation": Choice([cls.key], "activation")}, required | {"activation"}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**{k: v for k, v in config.items() if k != "activation"})
 
     def _params(self) -> dict[str, Any]:
         return {}

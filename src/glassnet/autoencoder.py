@@ -30,6 +30,7 @@ from glassnet.losses import Loss
 from glassnet.model import Sequential
 from glassnet.noise import GaussianNoise, MaskingNoise, Noise
 from glassnet.optim import Optimizer
+from glassnet.schema import Str
 
 __all__ = ["Autoencoder", "DenseTied", "GaussianNoise", "MaskingNoise"]
 
@@ -47,6 +48,8 @@ class DenseTied(Activated):
 
     ``target`` is the layer or, in a saved config, its name; a name is resolved by ``link(layers)``.
     """
+
+    config_schema = {"target": Str()}
 
     def __init__(self, target: Layer | str, n_out: int | None = None, activation: str | Layer | None = None,
                  name: str | None = None) -> None:
@@ -70,6 +73,9 @@ class DenseTied(Activated):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (self.n_out,)
+
+    def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        return {"b": (self.n_out,)}  # W belongs to the target
 
     def link(self, layers: Sequence[Layer]) -> None:
         """Resolve a target given by name among ``layers`` and check that it follows this layer with
@@ -248,9 +254,13 @@ class Autoencoder:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Autoencoder:
         """Read an autoencoder written by :meth:`save` (any glassnet model file with the meta entry)."""
-        from glassnet.io import load
+        from glassnet.io import ModelFileError, load
 
-        return cls.from_model(load(path))
+        model = load(path)
+        try:
+            return cls.from_model(model)
+        except ValueError as e:
+            raise ModelFileError(f"{path}: not an autoencoder ({e})") from None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the whole stack as a Sequential model file with ``meta["autoencoder"]``."""
@@ -319,10 +329,11 @@ class Autoencoder:
     def fit(self, X: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
             validation_data: Any = None, validation_split: float = 0.0, noise: float | Layer | None = None,
             callbacks: Sequence[Callback] = (), seed: int | None = None, verbose: int = 1,
-            record: Sequence[str] = ()) -> History:
+            record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None) -> History:
         """Train to reconstruct ``X``: ``model.fit(X, X, ...)``. ``validation_data`` is an array of inputs
         (or an (X, X) tuple). ``noise`` (a Gaussian std or a noise layer; 0 for none) replaces the
-        corruption for this and later fits; None keeps the current one.
+        corruption for this and later fits; None keeps the current one. ``resume``: as for
+        :meth:`Sequential.fit`.
         """
         if noise is not None:
             self.set_noise(noise)
@@ -330,7 +341,7 @@ class Autoencoder:
             validation_data = (validation_data, validation_data)
         return self.model.fit(X, X, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                               validation_data=validation_data, validation_split=validation_split,
-                              callbacks=callbacks, seed=seed, verbose=verbose, record=record)
+                              callbacks=callbacks, seed=seed, verbose=verbose, record=record, resume=resume)
 
     # ------------------------------------------------------------------ inference
     def _run(self, layers: list[Layer], A: np.ndarray, batch_size: int) -> np.ndarray:

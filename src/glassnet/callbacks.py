@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """Base class; ``self.model`` is set by ``fit`` before ``on_train_begin``."""
+    """Base class; ``self.model`` is set by ``fit`` before ``on_train_begin``.
+
+    ``on_train_end`` also runs when training is interrupted (Ctrl-C, SIGTERM), with
+    ``logs["interrupted"] = True``. A callback that carries state from one epoch to the next returns it
+    from ``state_dict()`` (JSON values and NumPy arrays) and takes it back in ``load_state_dict``: a
+    :class:`~glassnet.checkpoint.TrainingCheckpoint` saves it, and ``fit(..., resume=...)`` restores it
+    after ``on_train_begin``.
+    """
 
     model: Sequential
 
@@ -27,6 +34,13 @@ class Callback:
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None: ...
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
     def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback has learnt so far (empty: stateless)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back a ``state_dict()``."""
 
 
 class History(Callback):
@@ -47,6 +61,14 @@ class History(Callback):
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "epoch": self.epoch, "events": self.events}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = {str(k): [float(v) for v in vs] for k, vs in state["history"].items()}
+        self.epoch = [int(e) for e in state["epoch"]]
+        self.events = {str(k): int(v) for k, v in state["events"].items()}
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
@@ -81,10 +103,17 @@ class _Monitor:
             return True
         return False
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": None if np.isinf(self.best) else self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = np.inf if state["best"] is None else float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; with ``restore_best`` the
-    model ends with the weights of its best epoch.
+    model ends (also when interrupted) with the weights and buffers of its best epoch.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
@@ -96,20 +125,23 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         self.tracker = _Monitor(self.tracker.monitor, "min" if self.tracker.sign > 0 else "max",
                                 self.tracker.min_delta)
-        self.best_weights: list[np.ndarray] | None = None
+        self.best_weights: dict[str, np.ndarray] | None = None
+        """Copies of the best epoch's parameters and buffers, as ``model.state_dict()``."""
         self.stopped_epoch = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.tracker.update(epoch, logs):
             if self.restore_best:
-                self.best_weights = self.model.get_weights()
+                self.best_weights = self.model.state_dict()
         elif epoch - self.tracker.best_epoch >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
         if self.restore_best and self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            self.model.load_state_dict(self.best_weights)
+            if self.model.history is not None:
+                self.model.history.events["weights_epoch"] = self.tracker.best_epoch
         if self.model.history is not None:
             self.model.history.events["best_epoch"] = self.tracker.best_epoch
             if self.stopped_epoch is not None:
@@ -118,6 +150,16 @@ class EarlyStopping(Callback):
     @property
     def best_epoch(self) -> int:
         return self.tracker.best_epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"tracker": self.tracker.state_dict(), "best_weights": self.best_weights,
+                "stopped_epoch": self.stopped_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.load_state_dict(state["tracker"])
+        best = state["best_weights"]
+        self.best_weights = None if best is None else {k: np.array(v) for k, v in best.items()}
+        self.stopped_epoch = None if state["stopped_epoch"] is None else int(state["stopped_epoch"])
 
 
 class ModelCheckpoint(Callback):
@@ -131,6 +173,12 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.tracker.update(epoch, logs) or not self.save_best_only:
             self.model.save(self.path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"tracker": self.tracker.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.load_state_dict(state["tracker"])
 
 
 class ReduceLROnPlateau(Callback):
@@ -157,6 +205,13 @@ class ReduceLROnPlateau(Callback):
             opt = self.model.optimizer
             opt.lr = max(opt.lr * self.factor, self.min_lr)
             self.wait = 0
+
+    def state_dict(self) -> dict[str, Any]:  # the reduced lr itself is in the optimiser's state
+        return {"tracker": self.tracker.state_dict(), "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.load_state_dict(state["tracker"])
+        self.wait = int(state["wait"])
 
 
 class ProgressBar(Callback):
@@ -219,9 +274,11 @@ class ProgressBar(Callback):
             print(self.last_line, file=self.file, flush=True)
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
-        if self.widget is not None and self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        if self.bar is None:
+            return
+        self.bar.close()  # the widget's, or a terminal bar interrupted in the middle of an epoch
+        self.bar = None
+        if self.widget is not None:
             self.display.update({"text/plain": self.last_line}, raw=True)
 
 

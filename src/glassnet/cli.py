@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, OSError) and e.strerror:  # "[Errno 28] ..." -> the words
+            msg = e.strerror + (f": {e.filename}" if e.filename else "")
         print(f"glassnet {args.command}: error: {msg}", file=sys.stderr)
         return 1
 

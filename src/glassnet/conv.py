@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from glassnet.layers import Activated, Layer, Shape, check_init, init_weights, register
+from glassnet.schema import IntPair
 
 Pair = int | tuple[int, int] | list[int]
 
@@ -62,6 +63,8 @@ class Conv2D(Activated):
     inference on large batches it is built in chunks and not kept).
     """
 
+    config_schema = {"kernel_size": IntPair(1), "stride": IntPair(1), "padding": IntPair(0)}
+
     def __init__(self, in_channels: int | None, out_channels: int, kernel_size: Pair, stride: Pair = 1,
                  padding: Pair = 0, activation: str | Layer | None = None, init: str = "auto",
                  l1: float | None = None, l2: float | None = None, name: str | None = None) -> None:
@@ -86,6 +89,10 @@ class Conv2D(Activated):
             raise ValueError(f"Conv2D kernel {self.kernel_size} with padding {self.padding} does not fit "
                              f"images of size {tuple(input_shape[1:])}")
         return (self.out_channels, ho, wo)
+
+    def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        c = self.in_channels if self.in_channels is not None else input_shape[0]
+        return {"W": (self.out_channels, c, *self.kernel_size), "b": (self.out_channels,)}
 
     def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
         _check_image_shape("Conv2D", input_shape)
@@ -176,6 +183,8 @@ class _Pool2D(Layer):
     the input that holds entry (u, v) of every window. This is faster in NumPy than reducing a reshaped
     (n, C, H', ph, W', pw) view, which reduces over short inner axes.
     """
+
+    config_schema = {"pool_size": IntPair(1), "stride": IntPair(1)}
 
     def __init__(self, pool_size: Pair = 2, stride: Pair | None = None, name: str | None = None) -> None:
         super().__init__(name)

@@ -7,13 +7,16 @@ Pillow is needed (``pip install 'glassnet[image]'``) and imported only when used
 
 from __future__ import annotations
 
+import math
 import os
+import struct
+import warnings
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from glassnet._checks import as_float_array
+from glassnet._checks import as_float_array, require_extra
 
 __all__ = ["ImageError", "load_digit", "preprocess_digit"]
 
@@ -21,6 +24,10 @@ SIZE = 28  # side of the MNIST field
 BOX = 20  # side of the box the ink is scaled into
 INK_THRESHOLD = 0.1  # intensities below this (after background removal) count as noise
 MIN_CONTRAST = 0.1  # a picture whose values span less than this has no ink
+MAX_PIXELS = 50_000_000
+"""Larger pictures are refused from their header, before any decoding (decompression bombs)."""
+MAX_SIDE = 2048
+"""Pictures are reduced to at most this many pixels on their longer side before anything else."""
 
 
 class ImageError(ValueError):
@@ -28,27 +35,48 @@ class ImageError(ValueError):
 
 
 def _pillow() -> ModuleType:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("reading digit pictures needs Pillow: pip install 'glassnet[image]'") from None
+    require_extra("PIL", "image", "reading digit pictures")
+    from PIL import Image
+
     return Image
 
 
 def load_digit(path: str | os.PathLike) -> np.ndarray:
-    """A picture file of one digit (any size, polarity, colour) as an MNIST row: float32 (784,) in [0, 1]."""
+    """A picture file of one digit (any size, polarity, colour) as an MNIST row: float32 (784,) in [0, 1].
+
+    Memory stays bounded: a picture of more than ``MAX_PIXELS`` is refused from its header, before it is
+    decoded; larger JPEGs are decoded at a reduced size, and every picture is reduced to ``MAX_SIDE``.
+    """
     image_mod = _pillow()
     from PIL import ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"expected a picture file, found no file at {path}")
+    if path.stat().st_size == 0:
+        raise ImageError(f"expected a picture (PNG, JPEG, ...), {path} is empty (0 bytes)")
+    limit = f"more than the {MAX_PIXELS // 10**6} megapixels a digit picture may have (a decompression bomb?)"
     try:
-        with image_mod.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", image_mod.DecompressionBombWarning)
+            with image_mod.open(path) as img:
+                w, h = img.size
+                if w * h > MAX_PIXELS:
+                    raise ImageError(f"{path}: refused a picture of {w:,} x {h:,} pixels, {limit}")
+                if max(w, h) > MAX_SIDE:
+                    img.draft(img.mode, (MAX_SIDE, MAX_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 of the size
+                img = ImageOps.exif_transpose(img)
+                img.load()
+    except (image_mod.DecompressionBombError, image_mod.DecompressionBombWarning):
+        raise ImageError(f"{path}: refused a picture of {limit}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, ValueError, struct.error) as e:
+        if isinstance(e, ImageError):
+            raise
         raise ImageError(f"expected a picture (PNG, JPEG, ...), cannot read {path}: {e}") from None
+    if max(img.size) > MAX_SIDE:
+        if img.mode not in ("L", "LA", "RGB", "RGBA"):
+            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.mode else "L")
+        img = img.reduce(math.ceil(max(img.size) / MAX_SIDE))
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
         grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)

@@ -18,6 +18,7 @@ import numpy as np
 
 from glassnet._blas import ones, serial_matmul, use_serial
 from glassnet._checks import lookup
+from glassnet.schema import Choice, Field, Float, Int, IntList, SchemaError, class_schema
 
 Shape = tuple[int, ...]
 
@@ -50,7 +51,18 @@ class Parameter:
 
 
 class Layer:
-    """Base class. Subclasses implement ``build``, ``forward``, ``backward`` and ``get_config``."""
+    """Base class. Subclasses implement ``build``, ``forward``, ``backward`` and ``get_config``, and
+    ``array_shapes`` when they own parameters or buffers.
+
+    Saved configs are checked against a schema derived from ``__init__`` (see :mod:`glassnet.schema`):
+    the type hints give each value's type; ``config_schema`` adds ranges and choices. The entries here
+    apply to every subclass whose constructor has a parameter of that name.
+    """
+
+    config_schema: ClassVar[dict[str, Field]] = {
+        "n_in": Int(1), "n_out": Int(1), "n_hidden": Int(1), "in_channels": Int(1), "out_channels": Int(1),
+        "l1": Float(0), "l2": Float(0), "init": Choice(lambda: ["auto", *INITS], "initialiser"),
+    }
 
     has_derivative: ClassVar[bool] = True
     """False where f' = 0 almost everywhere (the step function): gradient descent cannot learn through it."""
@@ -92,9 +104,24 @@ class Layer:
         self.b = Parameter(b.astype(dtype), "b", regularize=False)
         self.params = [self.W, self.b]
 
+    def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        """The shape of each parameter and buffer (by name) that ``build(input_shape, ...)`` creates,
+        computed without building: loading checks a file's arrays against it before allocating any."""
+        return {}
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON-compatible values: ``type(self)(**config)`` rebuilds the layer."""
         return {"name": self.name}
+
+    @classmethod
+    def config_fields(cls) -> tuple[dict[str, Field], set[str]]:
+        """(schema fields by key, required keys) of a saved config of this class."""
+        return class_schema(cls)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """The layer of a saved (checked) config: ``cls(**config)``."""
+        return cls(**config)
 
     @property
     def n_params(self) -> int:
@@ -171,12 +198,35 @@ def _resolve_activation(activation: Any) -> Layer | None:
 
 
 # ----------------------------------------------------------------------------- Dense
+class ActivationField(Field):
+    """An activation: its name ("relu"), or its saved config ({"activation": "sigmoid", "slope": 0.5})."""
+
+    expected = "an activation name or config"
+
+    def check(self, value: Any, where: str) -> Any:
+        from glassnet.activations import ACTIVATIONS
+        from glassnet.schema import check_config
+
+        name = value.get("activation") if isinstance(value, dict) else value
+        if not isinstance(name, str):
+            self.fail(value, where)
+        key = name.lower().replace("-", "_")
+        if key not in ACTIVATIONS:
+            raise SchemaError(f"{where}: unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+        if isinstance(value, dict):
+            fields, required = ACTIVATIONS[key].config_fields()
+            check_config(fields, required, value, where)
+        return value
+
+
 class Activated(Layer):
     """A layer that computes z from its input, then a = f(z) with an optional activation f.
 
     Subclasses compute z in ``forward`` and finish with ``return self._activate(z, training)``, and
     implement ``backward_delta(delta)`` from delta = dC/dz; ``backward`` applies f' first.
     """
+
+    config_schema = {"activation": ActivationField()}
 
     def __init__(self, activation: str | Layer | None = None, name: str | None = None) -> None:
         super().__init__(name)
@@ -243,6 +293,10 @@ class Dense(Activated):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (self.n_out,)
 
+    def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        n_in = self.n_in if self.n_in is not None else input_shape[0]
+        return {"W": (n_in, self.n_out), "b": (self.n_out,)}
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
         W = self.W.value
@@ -277,6 +331,8 @@ class Maxout(Layer):
     The gradient flows only to the winning piece of each unit.
     """
 
+    config_schema = {"pieces": Int(1)}
+
     def __init__(self, n_in: int | None, n_out: int, pieces: int = 2, init: str = "xavier",
                  l1: float | None = None, l2: float | None = None, name: str | None = None) -> None:
         super().__init__(name)
@@ -297,6 +353,10 @@ class Maxout(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (self.n_out,)
+
+    def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        width = self.n_out * self.pieces
+        return {"W": (self.n_in if self.n_in is not None else input_shape[0], width), "b": (width,)}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
@@ -341,6 +401,7 @@ class Dropout(Layer):
     """
 
     identity_at_inference = True
+    config_schema = {"p": Float(0, 1, high_open=True)}
 
     def __init__(self, p: float, name: str | None = None) -> None:
         super().__init__(name)
@@ -389,6 +450,8 @@ class Flatten(Layer):
 @register
 class Reshape(Layer):
     """(n, ...) -> (n, *shape); for example a flat image back to (n, 1, 28, 28)."""
+
+    config_schema = {"shape": IntList(1)}
 
     def __init__(self, shape: tuple[int, ...] | list[int], name: str | None = None) -> None:
         super().__init__(name)

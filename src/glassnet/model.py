@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
-from glassnet._checks import as_float_array, check_labels
+from glassnet._checks import check_samples, check_targets
 from glassnet.activations import Activation
 from glassnet.callbacks import Callback, History, ProgressBar, Recorder, layer_stats
-from glassnet.encoding import one_hot
 from glassnet.layers import Dense, Layer, Parameter, Shape
 from glassnet.losses import Loss, get_loss
 from glassnet.optim import Optimizer, get_optimizer
@@ -59,6 +59,8 @@ class Sequential:
         """Free-form JSON-compatible information saved with the model (e.g. class names)."""
         self._fused_act: Activation | None = None
         self._penalised_in_fit: list[tuple[Parameter, float, float]] | None = None
+        self._last_good: tuple[int, dict[str, np.ndarray]] = (-1, {})
+        """(epoch, ``state_dict()``) of the last finished epoch of ``fit``, for divergence and interruption."""
         self._build(input_shape)
 
     # ------------------------------------------------------------------ construction
@@ -163,6 +165,29 @@ class Sequential:
         """Copies of every parameter's value."""
         return [p.value.copy() for p in self.parameters()]
 
+    def named_arrays(self) -> Iterator[tuple[str, np.ndarray]]:
+        """("layer{i}.{name}", array) for every parameter and buffer, as model files store them (no copies)."""
+        for i, layer in enumerate(self.layers):
+            for p in layer.params:
+                yield f"layer{i}.{p.name}", p.value
+            for name, value in layer.buffers.items():
+                yield f"layer{i}.{name}", value
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer by file key ("layer0.W", ...), as PyTorch's."""
+        return {key: value.copy() for key, value in self.named_arrays()}
+
+    def load_state_dict(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Copy a ``state_dict()`` into the parameters and buffers, in place (exactly the same keys)."""
+        own = dict(self.named_arrays())
+        if set(arrays) != set(own):
+            diff = sorted(set(arrays) ^ set(own))
+            raise ValueError(f"state_dict keys must be those of the model; {diff[0]!r} is not shared")
+        for key, value in own.items():
+            if np.shape(arrays[key]) != value.shape:
+                raise ValueError(f"{key} must have shape {value.shape}, got {np.shape(arrays[key])}")
+            value[...] = arrays[key]
+
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Copy ``weights`` (as from ``get_weights``) into the parameters, in place."""
         params = self.parameters()
@@ -175,34 +200,11 @@ class Sequential:
             p.value[...] = w
 
     # ------------------------------------------------------------------ data checks
-    def _check_x(self, X: Any, name: str = "X") -> np.ndarray:
-        X = as_float_array(X, name, self.dtype)
-        if X.ndim == 1 and self.input_shape == (1,):
-            X = X[:, None]
-        if X.shape[1:] != self.input_shape:
-            raise ValueError(f"{name} must have samples of shape {self.input_shape}, got {X.shape[1:]} "
-                             f"(array shape {X.shape})")
-        return X
+    def _check_x(self, X: Any, name: str = "X", min_samples: int = 0) -> np.ndarray:
+        return check_samples(X, self.input_shape, self.dtype, name, min_samples)
 
     def _check_y(self, Y: Any, n: int, name: str = "Y") -> np.ndarray:
-        """Targets as a float array of the output's shape; integer labels are one-hot encoded."""
-        Y = np.asarray(Y)
-        n_out = self.output_shape[-1]
-        if Y.ndim == 1 and Y.dtype.kind in "biu":
-            if n_out == 1:
-                check_labels(Y, 2, name)
-                Y = Y[:, None]
-            else:
-                Y = one_hot(Y, n_out, self.dtype)
-        elif Y.ndim == 1 and n_out == 1:
-            Y = Y[:, None]
-        Y = as_float_array(Y, name, self.dtype)
-        if Y.shape[0] != n:
-            raise ValueError(f"{name} must have {n} rows to match X, got {Y.shape[0]}")
-        if Y.shape[1:] != self.output_shape:
-            raise ValueError(f"{name} must have targets of shape {self.output_shape} (or integer labels), "
-                             f"got {Y.shape[1:]}")
-        return Y
+        return check_targets(Y, n, self.output_shape, self.dtype, name)
 
     def _require_compiled(self) -> None:
         if self.loss is None:
@@ -294,13 +296,24 @@ class Sequential:
     def fit(self, X: Any, Y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
             validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] = (), seed: int | None = None, verbose: int = 1,
-            record: Sequence[str] = ()) -> History:
+            record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None) -> History:
         """Train for ``epochs`` passes over (X, Y) in mini-batches of ``batch_size``
         (None: full-batch gradient descent; 1: stochastic). ``validation_split`` holds out a random
         fraction (drawn with ``seed``). ``record`` names per-layer statistics (see
         ``callbacks.LAYER_STATS``) averaged per epoch into the History, e.g. "grad_norm/dense_1".
         If the loss becomes NaN or inf, training stops with :class:`DivergenceError` and the model
-        keeps the weights of its last finite epoch.
+        keeps the weights of its last finished epoch.
+
+        Ctrl-C (``KeyboardInterrupt``) stops at once and is raised again, the model holding the weights
+        and buffers of its last finished epoch, or of the best one with ``EarlyStopping(restore_best=True)``;
+        ``history.events`` has "weights_epoch" (which) and "interrupted_epoch".
+
+        ``resume`` continues a run from a checkpoint written by the
+        :class:`~glassnet.checkpoint.TrainingCheckpoint` callback: a checkpoint file, a folder (its newest
+        complete checkpoint), or True (the TrainingCheckpoint's own folder if it holds one, else a fresh
+        start). Weights, optimiser state, every random generator, the history and the callbacks' state are
+        restored, so the run ends bit-identical to one never interrupted; ``epochs`` counts from the start
+        of the run, as Keras's ``epochs`` with ``initial_epoch``.
         """
         self._require_compiled()
         if self.optimizer.uses_gradients:
@@ -309,9 +322,20 @@ class Sequential:
             if dead:
                 raise ValueError(f"cannot train {dead[0]} by gradient descent: its derivative is zero "
                                  "everywhere; use Perceptron, a gradient-free optimiser, or sigmoid")
-        X = self._check_x(X)
+        X = self._check_x(X, min_samples=1)
         Y = self._check_y(Y, X.shape[0])
+        if validation_data is not None:
+            Xv = self._check_x(validation_data[0], "validation X", min_samples=1)
+            validation_data = (Xv, self._check_y(validation_data[1], Xv.shape[0], "validation Y"))
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
         rng = np.random.default_rng(seed)
+        run = None
+        if resume not in (None, False) or any(getattr(cb, "saves_training_state", False) for cb in callbacks):
+            from glassnet.checkpoint import TrainingRun  # rewinds rng to the checkpoint's split
+
+            settings = {"batch_size": batch_size, "shuffle": bool(shuffle), "validation_split": validation_split}
+            run = TrainingRun(self, rng, resume, callbacks, settings, (X, Y, validation_data))
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
@@ -319,11 +343,6 @@ class Sequential:
             n_val = max(1, int(round(validation_split * X.shape[0])))
             validation_data = (X[perm[:n_val]], Y[perm[:n_val]])
             X, Y = X[perm[n_val:]], Y[perm[n_val:]]
-        if validation_data is not None:
-            Xv = self._check_x(validation_data[0], "validation X")
-            validation_data = (Xv, self._check_y(validation_data[1], Xv.shape[0], "validation Y"))
-        if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
         n = X.shape[0]
         bs = n if batch_size is None else int(batch_size)
         if bs < 1:
@@ -331,27 +350,43 @@ class Sequential:
         for layer in self.layers:
             layer.rng = rng
         history = self.history = History()
-        cbs: list[Callback] = ([Recorder(list(record))] if record else []) + [history, *callbacks]
+        saving = [cb for cb in callbacks if getattr(cb, "saves_training_state", False)]
+        others = [cb for cb in callbacks if cb not in saving]  # checkpoints see every other callback's epoch
+        cbs: list[Callback] = ([Recorder(list(record))] if record else []) + [history, *others, *saving]
         if verbose:
             cbs.append(ProgressBar(epochs, math.ceil(n / bs), verbose))
         self.stop_training = False
         for cb in cbs:
             cb.model = self
             cb.on_train_begin({})
-        last_good = self.get_weights()
+        start = run.restore(history, cbs) if run is not None else 0
+        self._last_good = (start - 1, self.state_dict())
         self._penalised_in_fit = self._penalised()
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
-                self._epochs(X, Y, epochs, bs, shuffle, validation_data, rng, cbs, last_good)
+                if not self.stop_training:
+                    self._epochs(X, Y, start, epochs, bs, shuffle, validation_data, rng, cbs)
+        except KeyboardInterrupt:
+            self._interrupted(cbs)
+            raise
         finally:
             self._penalised_in_fit = None
+        history.events["weights_epoch"] = self._last_good[0]
         for cb in cbs:
             cb.on_train_end({})
         return history
 
-    def _epochs(self, X: np.ndarray, Y: np.ndarray, epochs: int, bs: int, shuffle: bool,
+    def _interrupted(self, cbs: list[Callback]) -> None:
+        """Back to the last finished epoch (``on_train_end`` may then restore the best one)."""
+        epoch, arrays = self._last_good
+        self.load_state_dict(arrays)
+        self.history.events.update(interrupted_epoch=epoch + 1, weights_epoch=epoch)
+        for cb in cbs:
+            cb.on_train_end({"interrupted": True})
+
+    def _epochs(self, X: np.ndarray, Y: np.ndarray, start: int, epochs: int, bs: int, shuffle: bool,
                 validation_data: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
-                cbs: list[Callback], last_good: list[np.ndarray]) -> None:
+                cbs: list[Callback]) -> None:
         n = X.shape[0]
         n_batches = math.ceil(n / bs)
         optimizer, out_layer = self.optimizer, self.layers[-1]
@@ -367,7 +402,7 @@ class Sequential:
             rows = min(per_gather * bs, n)
             xbuf = np.empty((rows, *X.shape[1:]), X.dtype)
             ybuf = np.empty((rows, *Y.shape[1:]), Y.dtype)
-        for epoch in range(epochs):
+        for epoch in range(start, epochs):
             optimizer.begin_epoch(epoch)
             for cb in cbs:
                 cb.on_epoch_begin(epoch, {})
@@ -387,7 +422,7 @@ class Sequential:
                     xb, yb = xbuf[lo - start:hi - start], ybuf[lo - start:hi - start]
                 loss = optimizer.train_step(self, xb, yb)
                 if not math.isfinite(loss):
-                    self.set_weights(last_good)
+                    self.load_state_dict(self._last_good[1])
                     raise DivergenceError(
                         f"loss became {loss} at epoch {epoch + 1}, batch {b + 1}; stopped, weights restored "
                         f"to the end of epoch {epoch} (try a learning rate below {optimizer.lr:g})")
@@ -411,7 +446,7 @@ class Sequential:
             if validation_data is not None:
                 logs.update({f"val_{k}": v for k, v in self._evaluate(*validation_data).items()})
             logs["lr"] = optimizer.lr
-            last_good = self.get_weights()
+            self._last_good = (epoch, self.state_dict())
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -427,7 +462,7 @@ class Sequential:
     def evaluate(self, X: Any, Y: Any, batch_size: int = 4096) -> dict[str, float]:
         """{"loss": C, "accuracy": ...} on (X, Y), without training-mode dropout."""
         self._require_compiled()
-        X = self._check_x(X)
+        X = self._check_x(X, min_samples=1)
         return self._evaluate(X, self._check_y(Y, X.shape[0]), batch_size)
 
     def _evaluate(self, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> dict[str, float]:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.layers import Layer, keep_mask, register
+from glassnet.schema import Float
 
 __all__ = ["GaussianNoise", "MaskingNoise", "Noise"]
 
@@ -53,6 +54,8 @@ class GaussianNoise(Noise):
     Backward: dC/dx = dC/dx~ (the noise does not depend on x).
     """
 
+    config_schema = {"std": Float(0)}
+
     def __init__(self, std: float, name: str | None = None) -> None:
         super().__init__(name)
         if not float(std) >= 0.0 or not np.isfinite(float(std)):
@@ -90,6 +93,8 @@ class MaskingNoise(Noise):
 
     Backward: dC/dx = dC/dx~ * m.
     """
+
+    config_schema = {"p": Float(0, 1, high_open=True)}
 
     def __init__(self, p: float, name: str | None = None) -> None:
         super().__init__(name)

@@ -12,6 +12,7 @@ import numpy as np
 
 from glassnet._checks import lookup
 from glassnet.layers import Parameter
+from glassnet.schema import Field, Float, class_schema
 
 if TYPE_CHECKING:
     from glassnet.model import Sequential
@@ -19,10 +20,20 @@ if TYPE_CHECKING:
 
 # ----------------------------------------------------------------------------- schedules
 class Schedule:
-    """eta(epoch) for epoch = 0, 1, ...; pass one as ``lr`` to any optimiser."""
+    """eta(epoch) for epoch = 0, 1, ...; pass one as ``lr`` to any optimiser.
+
+    A schedule whose value depends on more than the epoch (its own counters) returns them from
+    ``state_dict()`` and takes them back in ``load_state_dict``, so that checkpoints resume it exactly.
+    """
 
     def __call__(self, epoch: int) -> float:
         raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
 
 class StepDecay(Schedule):
@@ -68,6 +79,12 @@ class Optimizer:
     decaying: dict[str, str] = {}
     """State arrays that shrink geometrically while their gradient is zero, by the attribute holding
     the factor, e.g. {"velocity": "momentum"}: see ``flush_subnormals``."""
+
+    scratch: frozenset[str] = frozenset({"tmp"})
+    """Per-parameter arrays that are workspace, not state: left out of ``state_dict``."""
+
+    config_schema: dict[str, Field] = {"lr": Float(0, low_open=True)}
+    """Ranges of the saved config's values (see :mod:`glassnet.schema`); the keys come from ``__init__``."""
 
     def __init__(self, lr: float | Schedule | Callable[[int], float]) -> None:
         self.schedule = lr if callable(lr) else None
@@ -132,6 +149,47 @@ class Optimizer:
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr}
 
+    @classmethod
+    def config_fields(cls) -> tuple[dict[str, Field], set[str]]:
+        """(schema fields by key, required keys) of a saved ``get_config()``."""
+        return class_schema(cls)
+
+    # ------------------------------------------------------------------ state, for checkpoints
+    def state_dict(self, params: Sequence[Parameter]) -> dict[str, Any]:
+        """Everything the next update depends on, as JSON values and arrays (not copied): the step count
+        t, the learning rate, the step of the next subnormal flush, the schedule's own state, and each
+        parameter's state arrays (momentum, moments), keyed by the parameter's position in ``params``
+        (the list ``step`` is given, e.g. ``model.packed_parameters()``), as PyTorch does."""
+        index = {id(p): i for i, p in enumerate(params)}
+        slots = [{"param": index[id(p)], **{k: v for k, v in st.items() if k not in self.scratch}}
+                 for p, st in self.state.items() if id(p) in index]  # stale entries never update anything
+        schedule = self.schedule.state_dict() if isinstance(self.schedule, Schedule) else {}
+        return {"class": type(self).__name__, "iterations": self.iterations, "lr": self.lr,
+                "next_flush": self._next_flush, "schedule": schedule, "slots": slots}
+
+    def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
+        """Take back a ``state_dict(params)`` (for the same parameters, in the same order): after it the
+        next ``step`` is bit-for-bit the one the saved optimiser would have made. Raises ValueError."""
+        if state.get("class") != type(self).__name__:
+            raise ValueError(f"optimizer state of {state.get('class')!r} cannot go into {type(self).__name__}")
+        self.iterations, self.lr, self._next_flush = int(state["iterations"]), float(state["lr"]), int(
+            state["next_flush"])
+        if isinstance(self.schedule, Schedule):
+            self.schedule.load_state_dict(state["schedule"])
+        self.state = {}
+        for slot in state["slots"]:
+            p = params[int(slot["param"])]
+            st = self._init_state(p)
+            for key, value in st.items():
+                if key in self.scratch:
+                    continue
+                saved = slot[key]
+                if not isinstance(saved, np.ndarray) or saved.shape != value.shape or saved.dtype != value.dtype:
+                    raise ValueError(f"optimizer state {key} of parameter {slot['param']} must be {value.dtype} "
+                                     f"of shape {value.shape}")
+                value[...] = saved
+            self.state[p] = st
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
@@ -142,6 +200,8 @@ class SGD(Optimizer):
     Nesterov:  w <- w + mu dw_t - eta grad  (the look-ahead form used by PyTorch and Keras).
     With mu = 0 this is plain  w <- w - eta grad.
     """
+
+    config_schema = {"momentum": Float(0, 1, high_open=True)}
 
     def __init__(self, lr: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(lr)
@@ -197,6 +257,9 @@ class Adam(Optimizer):
     w <- w - eta * m_hat / (sqrt(v_hat) + eps)  with  m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t).
     """
 
+    config_schema = {"beta1": Float(0, 1, high_open=True), "beta2": Float(0, 1, high_open=True),
+                     "eps": Float(0, low_open=True)}
+
     def __init__(self, lr: float | Schedule = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
         super().__init__(lr)
@@ -229,6 +292,8 @@ class Adam(Optimizer):
 
 class RMSProp(Optimizer):
     """RMSProp (Hinton):  v <- rho v + (1 - rho) g^2,  w <- w - eta g / (sqrt(v) + eps)."""
+
+    config_schema = {"rho": Float(0, 1, high_open=True), "eps": Float(0, low_open=True)}
 
     def __init__(self, lr: float | Schedule = 0.001, rho: float = 0.9, eps: float = 1e-7) -> None:
         super().__init__(lr)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.activations import Activation, get_activation, logistic
-from glassnet.layers import INITS, Layer, Parameter, Shape, register
+from glassnet.layers import INITS, ActivationField, Layer, Parameter, Shape, register
 
 
 def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -50,6 +50,11 @@ class _Recurrent(Layer):
             raise ValueError(f"{type(self).__name__} expects samples of shape (T, features), got "
                              f"{tuple(input_shape)}; pass input_shape=(T, {self.n_in or 'features'}) to Sequential")
         return (input_shape[0], self.n_hidden) if self.return_sequences else (self.n_hidden,)
+
+    def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        n_in = self.n_in if self.n_in is not None else input_shape[1]
+        width = self.n_gates * self.n_hidden
+        return {"W_x": (n_in, width), "W_h": (self.n_hidden, width), "b": (width,)}
 
     def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
         self.compute_output_shape(input_shape)
@@ -126,6 +131,8 @@ class RNN(_Recurrent):
 
     W_x starts Xavier-uniform, W_h orthogonal, b at 0. Keeps ``z`` and ``h`` (n, T, H), ``delta`` = dC/dz.
     """
+
+    config_schema = {"activation": ActivationField()}
 
     def __init__(self, n_in: int | None, n_hidden: int, return_sequences: bool = False,
                  activation: str | Activation = "tanh", l1: float | None = None, l2: float | None = None,

@@ -24,6 +24,7 @@ import numpy as np
 
 from glassnet.layers import Parameter
 from glassnet.optim import Optimizer, Schedule
+from glassnet.schema import Choice, Float, Int
 
 if TYPE_CHECKING:
     from glassnet.model import Sequential
@@ -49,6 +50,9 @@ class GeneticAlgorithm(Optimizer):
     """
 
     uses_gradients = False
+    config_schema = {"population": Int(2), "elite": Int(0), "tournament": Int(1), "crossover": Choice(CROSSOVERS),
+                     "mutation_rate": Float(0, 1), "mutation_scale": Float(0, low_open=True), "init_scale": Float(0),
+                     "blend_alpha": Float(0)}
 
     def __init__(self, population: int = 50, elite: int = 2, tournament: int = 3, crossover: str = "uniform",
                  mutation_rate: float = 0.3, mutation_scale: float | Schedule = 0.5, init_scale: float = 1.0,
@@ -81,7 +85,7 @@ class GeneticAlgorithm(Optimizer):
         """The current population, one flat weight vector per row (population, n_weights)."""
         self.fitness: np.ndarray | None = None
         """Losses of the last evaluated generation, in the order of ``genomes`` before breeding."""
-        self._layout: list[tuple[int, tuple[int, ...]]] = []
+        self._layout: list[tuple[int, tuple[int, ...]]] | None = []
 
     @property
     def mutation_scale(self) -> float:
@@ -120,7 +124,13 @@ class GeneticAlgorithm(Optimizer):
         """Evaluate the population on (x, y), leave the best in the model, breed the next generation;
         returns the best loss."""
         params = model.parameters()
-        if self.genomes is None or self._layout != [(id(p), p.value.shape) for p in params]:
+        layout = [(id(p), p.value.shape) for p in params]
+        if self._layout is None and self.genomes is not None:  # restored from a checkpoint
+            if self.genomes.shape[1] != sum(p.value.size for p in params):
+                raise ValueError(f"the restored population has {self.genomes.shape[1]} weights, the model "
+                                 f"{sum(p.value.size for p in params)}")
+            self._layout = layout
+        if self.genomes is None or self._layout != layout:
             self._start(model)
         pop = self.genomes
         fitness = np.empty(self.population)
@@ -156,6 +166,20 @@ class GeneticAlgorithm(Optimizer):
         mutate = self.rng.random(children.shape) < self.mutation_rate
         children += mutate * (self.mutation_scale * self.rng.standard_normal(children.shape)).astype(pop.dtype)
         return children
+
+    def state_dict(self, params: Sequence[Parameter]) -> dict[str, Any]:
+        """The base state plus the population, its fitness, the counters and the generator's state."""
+        return {**super().state_dict(params), "rng": self.rng.bit_generator.state, "evaluations": self.evaluations,
+                "best_loss": None if math.isinf(self.best_loss) else self.best_loss,
+                "genomes": self.genomes, "fitness": self.fitness}
+
+    def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
+        super().load_state_dict(state, params)
+        self.rng.bit_generator.state = state["rng"]
+        self.evaluations = int(state["evaluations"])
+        self.best_loss = math.inf if state["best_loss"] is None else float(state["best_loss"])
+        self.genomes, self.fitness = (None if a is None else np.array(a) for a in (state["genomes"], state["fitness"]))
+        self._layout = None  # the next generation adopts the model's parameters instead of starting afresh
 
     def step(self, params: Sequence[Parameter]) -> None:
         raise RuntimeError("GeneticAlgorithm uses no gradients: it trains through train_step (model.fit)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,14 +24,28 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
                              "1 is much faster on a machine busy with other work")
 
 
-def load_mnist(split: str, data_dir: str | None, quiet: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+def load_mnist(split: str, data_dir: str | None, quiet: bool = False,
+               sample: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """X, y and a description of where they came from (printed on stderr unless quiet)."""
     from glassnet.datasets import mnist
 
-    X, y, source = mnist.load(split, data_dir=data_dir, return_source=True)
+    if sample and data_dir is not None:
+        raise ValueError("give either --sample or --data-dir, not both")
+    X, y, source = mnist.load(split, data_dir=data_dir, return_source=True, sample=sample)
     if not quiet:
         print(f"data: {source}", file=sys.stderr)
     return X, y, source
+
+
+def check_writable(folder: Path, option: str) -> None:
+    """Fail now, in one line, if files cannot be written into ``folder`` (created if missing), rather than
+    after the work is done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise OSError(e.errno, f"{option}: cannot write into {folder}: {e.strerror or e}") from None
 
 
 def emit_json(obj: dict[str, Any]) -> None:

@@ -72,6 +72,9 @@ def _test_predictions(model: Any, args: argparse.Namespace) -> tuple[Any, Any, A
 
 
 def run(args: argparse.Namespace) -> int:
+    from glassnet._checks import require_extra
+
+    require_extra("matplotlib", "plot", "glassnet plot")
     import numpy as np
 
     from glassnet import plot

@@ -19,9 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from glassnet._checks import require_extra
     from glassnet.images import load_digit
     from glassnet.io import load
 
+    require_extra("PIL", "image", "glassnet predict")
     model = load(args.model)
     if model.input_shape != (784,):
         raise ValueError(f"{args.model} takes inputs of shape {model.input_shape}, not 28x28 = 784 pixels")

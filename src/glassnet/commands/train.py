@@ -1,14 +1,24 @@
-"""``glassnet train``: train an MNIST digit recogniser, report its test accuracy, save it."""
+"""``glassnet train``: train an MNIST digit recogniser, report its test accuracy, save it.
+
+Nothing is lost: with ``--checkpoint-dir`` every epoch leaves a checkpoint that ``--resume`` continues
+from, bit for bit; Ctrl-C or SIGTERM stops at once and saves the weights of the last finished (or best)
+epoch to ``--out`` before exiting with 130 or 143.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from glassnet._blas import blas_threads
-from glassnet.commands._common import add_data_dir, add_threads, emit_json, load_mnist
+from glassnet.commands._common import add_data_dir, add_threads, check_writable, emit_json, load_mnist
 
 HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test accuracy and save the model"
 
@@ -75,7 +85,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_threads(p)
     p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and dropout (default 0)")
     add_data_dir(p)
+    p.add_argument("--sample", action="store_true",
+                   help="use the embedded 5,000 / 1,000-image MNIST sample (quick runs)")
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
+    p.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="write the whole training state here after every epoch (keeps the newest two)")
+    p.add_argument("--resume", nargs="?", const=True, metavar="DIR",
+                   help="continue the run whose checkpoints are in DIR, with its own settings (only --epochs "
+                        "may change); without DIR: the --checkpoint-dir, if it holds a checkpoint, else a new run")
     p.add_argument("--plots", metavar="DIR", help="also write training curves, weights and confusion matrix here")
     p.add_argument("--json", action="store_true", help="end with one JSON line of results on stdout")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
@@ -83,7 +100,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
     """The preset's settings with every option given on the command line applied on top."""
-    cfg = dict(PRESETS[args.preset])
+    cfg = dict(PRESETS[getattr(args, "preset", None) or "default"])
     for key in cfg:
         value = getattr(args, key, None)
         if value is not None:
@@ -135,20 +152,35 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import glassnet as gn
 
-    cfg = resolve(args)
+    if args.plots:
+        from glassnet._checks import require_extra
+
+        require_extra("matplotlib", "plot", "--plots")
+    cfg, seed, resume, ckpt_dir = _settings(args)  # a resumed run's own settings (and args.preset)
     if cfg["epochs"] < 1:
         raise ValueError(f"--epochs must be >= 1, got {cfg['epochs']}")
-    model = build(cfg, args.seed)
-    X, y, source = load_mnist("train", args.data_dir)
-    X_test, y_test, _ = load_mnist("test", args.data_dir, quiet=True)
+    check_writable(Path(args.out).parent, "--out")
+    for folder, option in ((ckpt_dir, "--checkpoint-dir"), (args.plots, "--plots")):
+        if folder:
+            check_writable(Path(folder), option)
+    model = build(cfg, seed)
+    X, y, source = load_mnist("train", args.data_dir, sample=args.sample)
+    X_test, y_test, _ = load_mnist("test", args.data_dir, quiet=True, sample=args.sample)
     model.summary(file=sys.stderr)
-    callbacks = []
+    callbacks: list[Any] = []
     if cfg["early_stopping"]:
         callbacks.append(gn.EarlyStopping("val_loss", patience=cfg["early_stopping"]))
+    if ckpt_dir:
+        meta = {"train": {"preset": args.preset, "config": cfg, "seed": seed}}
+        callbacks.append(gn.TrainingCheckpoint(ckpt_dir, meta=meta))
     start = time.perf_counter()
-    history = model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
-                        validation_split=cfg["validation"], callbacks=callbacks, seed=args.seed,
-                        verbose=0 if args.quiet else 1)
+    try:
+        with _sigterm_interrupts():
+            history = model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
+                                validation_split=cfg["validation"], callbacks=callbacks, seed=seed,
+                                verbose=0 if args.quiet else 1, resume=resume)
+    except KeyboardInterrupt as e:
+        return _save_interrupted(model, args, cfg, getattr(e, "signum", signal.SIGINT), ckpt_dir)
     seconds = time.perf_counter() - start
     test = model.evaluate(X_test, y_test)
     epochs_run = len(history.epoch)
@@ -159,9 +191,7 @@ def _run(args: argparse.Namespace) -> int:
         "val_accuracy": round(history["val_accuracy"][-1], 4) if "val_accuracy" in history.history else None,
         "train_images": int(X.shape[0]), "test_images": int(X_test.shape[0]), "data": source, "model": args.out,
     }
-    model.meta = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
-                  "classes": list(range(10)), "config": cfg, "results": {k: result[k] for k in (
-                      "test_accuracy", "seconds", "epochs", "train_images")}}
+    model.meta = _meta(cfg, {k: result[k] for k in ("test_accuracy", "seconds", "epochs", "train_images")})
     model.save(args.out)
     if args.plots:
         from glassnet.plot import write_training_plots
@@ -174,3 +204,87 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result)
     return 0
+
+
+def _meta(cfg: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    return {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
+            "classes": list(range(10)), "config": cfg, "results": results}
+
+
+def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], int, Any, str | None]:
+    """(configuration, seed, what to resume from, checkpoint folder). A resumed run takes its settings
+    from its checkpoint; an option given now that disagrees with them is an error, except --epochs."""
+    from glassnet import checkpoint
+
+    cfg, seed = resolve(args), args.seed
+    ckpt_dir = args.checkpoint_dir or (args.resume if isinstance(args.resume, str) else None)
+    if args.resume is None:
+        return cfg, seed, None, ckpt_dir
+    if args.resume is True and not args.checkpoint_dir:
+        raise ValueError("--resume without a folder resumes from --checkpoint-dir DIR; give one of them")
+    folder = args.checkpoint_dir if args.resume is True else args.resume
+    found = checkpoint.find(folder)
+    if found is None:
+        if args.resume is not True:
+            raise checkpoint.CheckpointError(f"{folder}: no complete checkpoint to resume from")
+        print(f"glassnet: no checkpoint in {folder} yet; starting a new run", file=sys.stderr)
+        return cfg, seed, None, ckpt_dir
+    path, state = found
+    saved = (state.get("meta") or {}).get("train")
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        raise checkpoint.CheckpointError(f"{path} was not written by glassnet train")
+    defaults = {"preset": "default", "seed": 0}  # an option left at its default counts as not given
+    given = {"preset": args.preset, "seed": args.seed, **{k: getattr(args, k, None) for k in PRESETS["default"]}}
+    for key, value in given.items():
+        old = saved.get(key, saved["config"].get(key))
+        if value is not None and value != defaults.get(key) and key != "epochs" and value != old:
+            raise ValueError(f"--{key.replace('_', '-')} {value} differs from the run being resumed ({old}); a "
+                             "resumed run keeps its settings (only --epochs may change)")
+    cfg = {**saved["config"], "epochs": cfg["epochs"] if args.epochs is not None else saved["config"]["epochs"]}
+    args.preset = saved.get("preset", args.preset)
+    print(f"glassnet: resuming from {path} (epoch {state['epoch'] + 1} of {cfg['epochs']})", file=sys.stderr)
+    return cfg, saved["seed"], path, ckpt_dir
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, like Ctrl-C's KeyboardInterrupt."""
+
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While training, SIGTERM interrupts like Ctrl-C; the previous handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _save_interrupted(model: Any, args: argparse.Namespace, cfg: dict[str, Any], signum: int,
+                      ckpt_dir: str | None) -> int:
+    """Save the weights ``fit`` left in the model (last finished or best epoch) and say so in one line."""
+    events = model.history.events if model.history is not None else {}
+    epoch, stopped = events.get("weights_epoch", -1), events.get("interrupted_epoch", 0)
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    from glassnet.checkpoint import checkpoints
+
+    resume = f"; continue with --resume {ckpt_dir}" if ckpt_dir and checkpoints(ckpt_dir) else ""
+    if epoch < 0:
+        print(f"glassnet train: interrupted ({name}) in epoch {stopped + 1} before any epoch finished; nothing "
+              f"saved{resume}", file=sys.stderr)
+    else:
+        which = "best" if cfg["early_stopping"] and events.get("best_epoch") == epoch else "last finished"
+        model.meta = _meta(cfg, {"interrupted_in_epoch": stopped + 1, "epochs": epoch + 1})
+        model.save(args.out)
+        print(f"glassnet train: interrupted ({name}) in epoch {stopped + 1}/{cfg['epochs']}: saved the weights "
+              f"of epoch {epoch + 1} ({which}) to {args.out}{resume}", file=sys.stderr)
+    return 128 + signum

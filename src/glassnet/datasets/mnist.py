@@ -19,6 +19,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import time
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -61,6 +62,10 @@ MIRRORS: tuple[str, ...] = (
 SAMPLE_PATH = Path(__file__).with_name("mnist_sample.npz")
 FULL_SIZE = {"train": 60_000, "test": 10_000}
 _IMAGE_MAGIC, _LABEL_MAGIC = 2051, 2049
+_MAX_IDX_BYTES = 1 << 31
+_MAX_GZIP_BYTES, _MAX_GZIP_RATIO = 64 << 20, 50
+"""A gzip IDX file may announce at most 50 times its size, or 64 MiB (MNIST's images: 47 MB from 9.9 MB):
+no decompression bombs."""
 _RETRIES = 3
 _RETRY_DELAY_S = 1.0
 _TIMEOUT_S = 30.0
@@ -73,46 +78,65 @@ def read_idx(path: str | os.PathLike, expected_sha256: str | None = None) -> np.
     """Parse an IDX file of unsigned bytes (gzip-compressed or not) into a read-only uint8 array.
 
     The array is shaped by the header (magic ``0x0000 08 d`` followed by ``d`` big-endian int32 sizes).
-    With ``expected_sha256`` the SHA-256 of the uncompressed content must match. Raises ``DatasetError``.
+    With ``expected_sha256`` the SHA-256 of the uncompressed content must match. The file is streamed:
+    memory never exceeds what the header announces (checked against the file size for raw files), so a
+    corrupt or hostile header cannot exhaust it. Raises ``DatasetError`` naming the file.
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw_file = open(path, "rb")
+        size = os.fstat(raw_file.fileno()).st_size
     except OSError as e:
         raise DatasetError(f"cannot read IDX file {path}: {e.strerror or e}") from None
-    if raw[:2] == b"\x1f\x8b":
+    with raw_file:
+        gz = raw_file.read(2) == b"\x1f\x8b"
+        raw_file.seek(0)
         try:
-            raw = gzip.decompress(raw)
+            f = gzip.GzipFile(fileobj=raw_file) if gz else raw_file
+            return _parse_idx(path, f, size, gz, expected_sha256)
         except (OSError, EOFError, zlib.error) as e:
             raise DatasetError(f"{path} is truncated or not a valid gzip file ({e})") from None
-    if len(raw) < 4:
-        raise DatasetError(f"{path} is truncated: expected an IDX header of at least 4 bytes, got {len(raw)}")
-    magic = int.from_bytes(raw[:4], "big")
-    ndim = raw[3]
-    if raw[:2] != b"\0\0" or raw[2] != 0x08 or not 1 <= ndim <= 4:
+
+
+def _parse_idx(path: Path, f: Any, size: int, gz: bool, expected_sha256: str | None) -> np.ndarray:
+    """The IDX array read from the open file ``f`` (decompressing when ``gz``) of ``size`` bytes on disk."""
+    head = f.read(4)
+    if len(head) < 4:
+        raise DatasetError(f"{path} is truncated: expected an IDX header of at least 4 bytes, got {len(head)}")
+    magic, ndim = int.from_bytes(head, "big"), head[3]
+    if head[:2] != b"\0\0" or head[2] != 0x08 or not 1 <= ndim <= 4:
         raise DatasetError(
             f"{path} is not an IDX file of unsigned bytes: expected magic 0x000008XX "
             f"(e.g. {_LABEL_MAGIC} for labels, {_IMAGE_MAGIC} for images), got {magic} (0x{magic:08x})"
         )
+    dims = f.read(4 * ndim)
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path} is truncated: expected a {header}-byte header, got {len(raw)} bytes")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    payload = len(raw) - header
-    expected = int(np.prod(shape, dtype=np.int64))
-    if payload != expected:
-        what = "truncated" if payload < expected else "corrupt"
-        raise DatasetError(
-            f"{path} is {what}: header shape {shape} needs {expected} data bytes, found {payload}"
-        )
+    if len(dims) < 4 * ndim:
+        raise DatasetError(f"{path} is truncated: expected a {header}-byte header, got {4 + len(dims)} bytes")
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+    expected = math.prod(shape)
+    if not gz and size - header != expected:
+        what = "truncated" if size - header < expected else "corrupt"
+        raise DatasetError(f"{path} is {what}: header shape {shape} needs {expected} data bytes, "
+                           f"found {size - header}")
+    limit = max(_MAX_GZIP_BYTES, _MAX_GZIP_RATIO * size) if gz else _MAX_IDX_BYTES
+    if expected > limit:
+        raise DatasetError(f"{path} is corrupt: header shape {shape} announces {expected:,} bytes, more than "
+                           f"the {limit:,} a file of {size:,} bytes may hold")
+    data = f.read(expected)
+    extra = len(f.read(1))
+    if len(data) != expected or extra:
+        what = "truncated" if len(data) < expected else "corrupt"
+        found = f"{len(data)}" if len(data) < expected else f"more than {expected}"
+        raise DatasetError(f"{path} is {what}: header shape {shape} needs {expected} data bytes, found {found}")
     if expected_sha256 is not None:
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = hashlib.sha256(head + dims + data).hexdigest()
         if digest != expected_sha256.lower():
             raise DatasetError(
                 f"{path} fails its checksum: SHA-256 of the uncompressed content is {digest}, "
                 f"expected {expected_sha256.lower()} (delete the file and fetch it again)"
             )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 @functools.lru_cache(maxsize=8)
@@ -265,16 +289,23 @@ def _sample_source(split: str) -> str:
 # ---------------------------------------------------------------- loading
 
 
-def _to_xy(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _to_xy(images: np.ndarray, labels: np.ndarray, where: str,
+           label_where: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``where``: the images' file (or the sample's); ``label_where``: the labels' file, if another."""
+    label_where = label_where or where
     if images.ndim == 2 and images.shape[1] == 784:
         images = images.reshape(-1, 28, 28)
     if images.shape[1:] != (28, 28):
         raise DatasetError(f"{where}: expected images of shape (n, 28, 28), got {images.shape}")
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise DatasetError(f"{where}: expected {images.shape[0]} labels (one per image), got {labels.shape}")
+        raise DatasetError(f"{label_where}: expected {images.shape[0]} labels (one per image of {where}), got "
+                           f"shape {labels.shape}")
     x = images.reshape(images.shape[0], 784).astype(np.float32)
     np.divide(x, 255.0, out=x)
-    y = check_labels(labels, 10, name=f"labels in {where}").astype(np.int64)  # always a fresh copy
+    try:
+        y = check_labels(labels, 10, name=f"labels in {label_where}").astype(np.int64)  # always a fresh copy
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
     return x, y
 
 
@@ -327,9 +358,9 @@ def load(split: str = "train", data_dir: _PathArg = None, *, download: bool = Tr
         if files is None:
             raise DatasetError(f"{directory} lacks the MNIST files {', '.join(FILES[split])}")
         images, labels = (_read_checked(p, name) for p, name in zip(files, FILES[split], strict=True))
-        if images.ndim != 3 or labels.ndim != 1:
-            raise DatasetError(f"{files[0]}: expected magic {_IMAGE_MAGIC} images and {_LABEL_MAGIC} labels, "
-                               f"got arrays of {images.ndim} and {labels.ndim} dimensions")
-        x, y = _to_xy(images, labels, str(directory))
+        for path, arr, magic, ndim in ((files[0], images, _IMAGE_MAGIC, 3), (files[1], labels, _LABEL_MAGIC, 1)):
+            if arr.ndim != ndim:
+                raise DatasetError(f"{path}: expected magic {magic} ({ndim}-D), got a {arr.ndim}-D IDX array")
+        x, y = _to_xy(images, labels, str(files[0]), str(files[1]))
         source = f"MNIST {split} ({x.shape[0]:,} images) from {directory} ({origin})"
     return (x, y, source) if return_source else (x, y)

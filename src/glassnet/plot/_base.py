@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from glassnet._checks import check_labels
+from glassnet._checks import check_labels, require_extra
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -24,11 +24,7 @@ WEIGHT_CMAP = "RdBu_r"  # diverging, white at 0
 
 def mpl() -> ModuleType:
     """The ``matplotlib`` module, imported on first use; else a one-line ImportError naming the extra."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError("glassnet.plot needs matplotlib: pip install 'glassnet[plot]'") from None
-    return matplotlib
+    return require_extra("matplotlib", "plot", "glassnet.plot")
 
 
 def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
