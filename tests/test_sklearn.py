@@ -105,8 +105,8 @@ def test_build_a_small_cnn(digits):
 def test_binary_and_other_losses():
     X = np.random.default_rng(0).standard_normal((200, 3))
     y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
-    one_sigmoid = GlassnetClassifier(build=lambda n_features_in: gn.Sequential([gn.Dense(n_features_in, 1, "sigmoid")]),
-                                     epochs=30, lr=1e-2, random_state=0).fit(X, y)
+    one_sigmoid = GlassnetClassifier(build=lambda n_features_in, seed: gn.Sequential(
+        [gn.Dense(n_features_in, 1, "sigmoid")], seed=seed), epochs=30, lr=1e-2, random_state=0).fit(X, y)
     assert one_sigmoid.model_.loss.key == "binary_cross_entropy" and one_sigmoid.score(X, y) > 0.95
     proba = one_sigmoid.predict_proba(X)
     assert proba.shape == (200, 2) and set(one_sigmoid.predict(X)) == {"no", "yes"}
