@@ -236,3 +236,25 @@ def test_model_checkpoint_saves_best(tmp_path):
     path = tmp_path / "best.npz"
     model.fit(X, y, epochs=3, validation_split=0.3, callbacks=[gn.ModelCheckpoint(str(path))], verbose=0)
     assert path.is_file() and gn.load(path).count_params() == model.count_params()
+
+
+def test_a_seeded_model_trains_bit_identically_in_any_process_without_a_fit_seed():
+    """The fit's generator comes from the model's seed: separate processes (other memory layouts) agree."""
+    import subprocess
+    import sys
+
+    code = """
+import hashlib, sys, numpy as np
+import glassnet as gn
+pad = [np.empty(int(sys.argv[1])) for _ in range(3)]  # a different heap in each process
+X = np.random.default_rng(0).random((64, 3)); y = (X.sum(axis=1) > 1.5).astype(int)
+m = gn.Sequential([gn.Dense(3, 4, activation="tanh"), gn.Dropout(0.2), gn.Dense(4, 1, activation="sigmoid")],
+                  seed=1, dtype=np.float64)
+m.compile(loss="binary_cross_entropy", optimizer=gn.SGD(0.5, momentum=0.9))
+m.fit(X, y, epochs=20, batch_size=8, validation_split=0.25, verbose=0)
+m.fit(X, y, epochs=3, batch_size=8, verbose=0)
+print(hashlib.sha256(b"".join(w.tobytes() for w in m.get_weights())).hexdigest())
+"""
+    digests = {subprocess.run([sys.executable, "-c", code, str(pad)], capture_output=True, text=True,
+                              check=True, timeout=120).stdout for pad in (1, 7, 1000)}
+    assert len(digests) == 1

@@ -299,7 +299,9 @@ class Sequential:
             record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None) -> History:
         """Train for ``epochs`` passes over (X, Y) in mini-batches of ``batch_size``
         (None: full-batch gradient descent; 1: stochastic). ``validation_split`` holds out a random
-        fraction (drawn with ``seed``). ``record`` names per-layer statistics (see
+        fraction (drawn with ``seed``). ``seed`` fixes the shuffling, the split and dropout; without it a
+        model built with a seed draws them from that seed and the number of its fits so far, so that
+        ``Sequential(..., seed=s)`` alone gives bit-identical runs; an unseeded model draws fresh ones. ``record`` names per-layer statistics (see
         ``callbacks.LAYER_STATS``) averaged per epoch into the History, e.g. "grad_norm/dense_1".
         If the loss becomes NaN or inf, training stops with :class:`DivergenceError` and the model
         keeps the weights of its last finished epoch.
@@ -329,7 +331,7 @@ class Sequential:
             validation_data = (Xv, self._check_y(validation_data[1], Xv.shape[0], "validation Y"))
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed if seed is not None else self._fit_seed())
         run = None
         if resume not in (None, False) or any(getattr(cb, "saves_training_state", False) for cb in callbacks):
             from glassnet.checkpoint import TrainingRun  # rewinds rng to the checkpoint's split
@@ -375,6 +377,13 @@ class Sequential:
         for cb in cbs:
             cb.on_train_end({})
         return history
+
+    def _fit_seed(self) -> np.random.SeedSequence | None:
+        """The generator of a fit given no seed: from the model's seed and its count of fits."""
+        if self.seed is None:
+            return None
+        self._fits = getattr(self, "_fits", 0) + 1
+        return np.random.SeedSequence([int(self.seed), self._fits])
 
     def _interrupted(self, cbs: list[Callback]) -> None:
         """Back to the last finished epoch (``on_train_end`` may then restore the best one)."""
