@@ -48,7 +48,8 @@ async function pickDigit(kind) {
 async function loadModels() {
   models = (await api("/api/models")).models;
   const bar = document.getElementById("model-choice");
-  chosen = models.slice(0, 3).map((m) => m.name);
+  const known = [...bar.querySelectorAll("input")].map((i) => i.value);
+  chosen = known.length ? chosen.filter((n) => models.some((m) => m.name === n)) : models.slice(0, 3).map((m) => m.name);
   bar.replaceChildren(...models.map((m) => {
     const box = el("input", { type: "checkbox", value: m.name, checked: chosen.includes(m.name) });
     box.addEventListener("change", () => {
@@ -60,6 +61,7 @@ async function loadModels() {
     return el("label", { class: "check card small", title: m.source }, box, `${m.name} (${m.parameters.toLocaleString()} weights${acc})`);
   }));
   buildColumns();
+  if (lastInput) run();
 }
 
 function buildColumns() {
@@ -201,3 +203,10 @@ function hoverUnit(target, r, index, layer, unitOf, rowsOf) {
 }
 
 guarded(loadModels)();
+// Models can appear while the page is open (the live training's): look every few seconds.
+setInterval(async () => {
+  try {
+    const names = (await api("/api/models")).models.map((m) => m.name).join();
+    if (names !== models.map((m) => m.name).join()) await loadModels();
+  } catch (e) { /* the health chip says when the server is gone */ }
+}, 4000);

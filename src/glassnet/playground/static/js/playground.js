@@ -311,7 +311,7 @@ function buildNetwork() {
     for (let j = 0; j < n; j++) {
       const c = el("canvas", { class: "neuron", width: extras.thumb, height: extras.thumb, style: `width:${size}px;height:${size}px`, "data-unit": j });
       c.addEventListener("mousemove", (e) => neuronTip(e, l, j));
-      c.addEventListener("mouseleave", () => tip.hide());
+      c.addEventListener("mouseleave", () => { tip.hide(); hovered = null; drawOutput(frame); });
       list.append(c);
     }
     col.append(ctl, el("span", { class: "count", text: `${n} unit${n === 1 ? "" : "s"}` }), list);
@@ -329,7 +329,12 @@ function resize(l, d) {
   change({ hidden });
 }
 
+// Hovering a unit shows its output over the whole square in the big map, as TensorFlow Playground does.
+let hovered = null;
+
 function neuronTip(e, l, j) {
+  hovered = [l, j];
+  drawOutput(frame);
   const w = frame.weights?.[l];
   const b = frame.biases?.[l]?.[j];
   const incoming = w ? w.map((row) => row[j]) : [];
@@ -419,7 +424,13 @@ function outputColours(f) {
 function drawOutput(f) {
   if (!f.output) return;
   const colour = outputColours(f);
-  paint($("heatmap"), extras.grid, extras.grid, colour);
+  const unit = hovered && f.neurons?.[hovered[0]]?.[hovered[1]];
+  if (unit) {
+    const b = bytes(unit.d);
+    paint($("heatmap"), extras.thumb, extras.thumb, (i) => diverging(b[i] / 255));
+  } else {
+    paint($("heatmap"), extras.grid, extras.grid, colour);
+  }
   const node = $("out-node");
   if (node) paint(node, extras.grid, extras.grid, colour);
   const canvas = $("points");
