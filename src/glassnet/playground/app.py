@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from glassnet.playground import lab, live
+from glassnet.playground import frames, lab, live
 from glassnet.playground.channel import event_stream
 from glassnet.playground.digits import PIXELS, DigitData, Models
 from glassnet.playground.encode import ApiError
@@ -198,7 +198,7 @@ async def lab_create(request: Request) -> Response:
 
 
 def _full_frame(session: lab.Session) -> dict[str, Any]:
-    return lab.render_for({})(session.frame_core())
+    return frames.render_for({})(session.frame_core())
 
 
 async def lab_get(request: Request) -> Response:
@@ -280,16 +280,16 @@ async def lab_stream(request: Request) -> Response:
     pg: Playground = request.app.state.pg
     session = pg.sessions.get(request.path_params["sid"])
 
-    async def frames() -> Any:
+    async def events() -> Any:
         session.listeners += 1
         try:
-            async for chunk in event_stream(session.channel, lab.render_for({}), pg.stopping):
+            async for chunk in event_stream(session.channel, frames.render_for({}), pg.stopping):
                 yield chunk
         finally:
             session.listeners -= 1
             session.last_seen = time.monotonic()
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 async def lab_export(request: Request) -> Response:

@@ -23,26 +23,13 @@ from glassnet._blas import one_thread
 from glassnet.model import DivergenceError, Sequential
 from glassnet.playground import data2d
 from glassnet.playground.channel import Channel
-from glassnet.playground.encode import ApiError, pack_signed, pack_unit, rounded
+from glassnet.playground.encode import ApiError, rounded
+from glassnet.playground.frames import GRID, GRID_POINTS, THUMB_STEP, output_map, unit_map
 from glassnet.playground.state import DATA_FIELDS, NETWORK_FIELDS, TRAINING_FIELDS, check_state, default_state
 
-GRID = 50  # output heatmap: GRID x GRID cells over [-6, 6]^2
-THUMB_STEP = 2  # unit heatmaps: every second cell, 25 x 25
 MAX_FPS = 30.0
-HISTORY_SHOWN = 1000  # at most this many epochs of the curves in a full frame (evenly thinned)
 MAX_SESSIONS = 16
 IDLE_PAUSE_S = 30.0  # a playing session with no page watching it pauses after this
-
-
-def _grid() -> np.ndarray:
-    """Cell centres, row-major from the top left: row r is x2 = +6 ... -6, column c is x1 = -6 ... +6."""
-    step = 2 * data2d.DOMAIN / GRID
-    c = -data2d.DOMAIN + step * (np.arange(GRID) + 0.5)
-    x1, x2 = np.meshgrid(c, c[::-1])
-    return np.stack([x1.ravel(), x2.ravel()], axis=1)
-
-
-GRID_POINTS = _grid()
 
 
 class Session:
@@ -257,8 +244,8 @@ class Session:
                 "session": self.id, "structure": self.structure, "epoch": self.epoch, "playing": self.playing,
                 "error": self.error, "train_loss": h["train_loss"][-1] if h["epoch"] else self._loss(self.train_idx),
                 "test_loss": h["test_loss"][-1] if h["epoch"] else self._loss(self.test_idx),
-                "output": _output_map(out, problem, k),
-                "neurons": [[_unit_map(a[:, j]) for j in range(a.shape[1])] for a in hidden],
+                "output": output_map(out, problem, k),
+                "neurons": [[unit_map(a[:, j]) for j in range(a.shape[1])] for a in hidden],
                 "weights": [rounded(layer.W.value, 3) for layer in self.model.layers],
                 "biases": [rounded(layer.b.value, 3) for layer in self.model.layers],
             }
@@ -274,7 +261,7 @@ class Session:
         return {
                 "state": dict(self.state), "problem": problem, "classes": k,
             "sizes": [self.model.input_shape[0], *(layer.n_out for layer in self.model.layers)],
-            "features": [{"name": name, **_unit_map(feats[:, i])} for i, name in enumerate(data2d.FEATURES)],
+            "features": [{"name": name, **unit_map(feats[:, i])} for i, name in enumerate(data2d.FEATURES)],
             "points": {part: np.column_stack([self.points[idx], self.y[idx]]).round(3).tolist()
                        for part, idx in (("train", self.train_idx), ("test", self.test_idx))},
             "grid": GRID, "thumb": GRID // THUMB_STEP,
@@ -346,50 +333,6 @@ def _as_float64(model: Sequential) -> Sequential:
     copy.set_weights(model.get_weights())
     copy.meta = model.meta
     return copy
-
-
-def _unit_map(values: np.ndarray) -> dict[str, Any]:
-    """One unit's (or feature's) heatmap, thinned to the thumbnail grid, packed with its scale m."""
-    grid = values.reshape(GRID, GRID)[::THUMB_STEP, ::THUMB_STEP]
-    data, m = pack_signed(grid)
-    return {"d": data, "m": round(m, 4)}
-
-
-def _output_map(out: np.ndarray, problem: str, k: int) -> dict[str, Any]:
-    """The output over the grid: P(class 1) in [0, 1] for two classes, the value in [-1, 1] (as [0, 1])
-    for regression, the likeliest class and its probability for several classes."""
-    if k > 2:
-        return {"kind": "classes", "c": pack_unit(out.argmax(axis=1) / 255.0), "p": pack_unit(out.max(axis=1))}
-    v = out[:, 0]
-    if problem == "regression":
-        return {"kind": "value", "d": pack_unit((np.clip(v, -1, 1) + 1) / 2)}
-    return {"kind": "probability", "d": pack_unit(v)}
-
-
-def history_since(h: dict[str, list], sent: int) -> tuple[dict[str, list], int]:
-    """The curves' points after the first ``sent`` epochs (all of them, thinned to HISTORY_SHOWN, when
-    ``sent`` is 0), and how many have been sent with them. Epoch e is entry e - 1 of each list."""
-    n = min(len(v) for v in h.values())  # the training thread may be appending right now
-    if sent == 0 and n > HISTORY_SHOWN:
-        idx = np.unique(np.linspace(0, n - 1, HISTORY_SHOWN).astype(int))
-        return {key: [h[key][i] for i in idx] for key in h}, n
-    return {key: h[key][sent:n] for key in h}, n
-
-
-def render_for(listener: dict[str, int]) -> Any:
-    """A stream's ``render``: the core of each frame, plus the extras and the points of the curves that
-    this listener has not seen yet (``listener`` remembers the structure and how many epochs it sent)."""
-
-    def render(core: dict[str, Any]) -> dict[str, Any]:
-        frame = {k: v for k, v in core.items() if not k.startswith("_")}
-        if core["structure"] != listener.get("structure"):
-            frame.update(core["_extras"])
-            listener["structure"], listener["sent"] = core["structure"], 0
-        frame["history_reset"] = listener["sent"] == 0
-        frame["history"], listener["sent"] = history_since(core["_history"], listener["sent"])
-        return frame
-
-    return render
 
 
 class Sessions:
