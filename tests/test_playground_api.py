@@ -368,3 +368,11 @@ def test_live_training_from_the_api(playground):
     assert "live" in names
     X, _ = mnist.load("test", sample=True)
     assert call(playground, "POST", "/api/predict", {"model": "live", "pixels": X[0].tolist()})[0] == 200
+
+
+def test_eight_sigmoid_layers_show_vanishing_gradients(playground):
+    sid = new_session(playground, {"hidden": [8] * 8, "activation": "sigmoid", "learning_rate": 0.3})["session"]
+    f = call(playground, "POST", f"/api/lab/{sid}/action", {"action": "step"})[1]
+    norms = f["history"]["grad_norm"][0]  # ||dC/dW|| of the 8 hidden layers and the output, first to last
+    assert len(norms) == 9 and norms[0] < 1e-3 * norms[-1]
+    assert all(a < b for a, b in zip(norms[:-1], norms[1:], strict=True))  # shrinking on the way back

@@ -275,7 +275,7 @@ export class DrawPad {
 
 // ------------------------------------------------------------------ charts
 // series: [{name, colour, points: [[x, y], ...], dash}], drawn on a canvas with axes and a legend.
-export function lineChart(canvas, series, { log = false, xLabel = "", yLabel = "", yMin = null, yMax = null } = {}) {
+export function lineChart(canvas, series, { log = false, xLabel = "", yMin = null, yMax = null } = {}) {
   const ratio = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || canvas.width;
   const h = canvas.clientHeight || canvas.height;
@@ -286,7 +286,17 @@ export function lineChart(canvas, series, { log = false, xLabel = "", yLabel = "
   const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, w, h);
-  const pad = { l: 46, r: 10, t: 22, b: 30 };
+  ctx.font = "11px system-ui, sans-serif";
+  const legend = []; // [x, line] of each named series: as many lines as the names need
+  let lx = 46, line = 0;
+  for (const s of series) {
+    if (!s.name) { legend.push(null); continue; }
+    const width = ctx.measureText(s.name).width + 28;
+    if (lx + width > w - 10 && lx > 46) { lx = 46; line += 1; }
+    legend.push([lx, line]);
+    lx += width;
+  }
+  const pad = { l: 46, r: 10, t: 22 + 13 * line, b: 30 };
   const f = (y) => (log ? Math.log10(Math.max(y, 1e-12)) : y);
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
   for (const s of series) {
@@ -321,9 +331,7 @@ export function lineChart(canvas, series, { log = false, xLabel = "", yLabel = "
   ctx.fillText(`${fmt(x0, 0)}`, pad.l, h - 10);
   ctx.fillText(`${fmt(x1, x1 < 10 ? 1 : 0)}`, w - pad.r - 30, h - 10);
   if (xLabel) ctx.fillText(xLabel, (w - ctx.measureText(xLabel).width) / 2, h - 10);
-  if (yLabel) ctx.fillText(yLabel, pad.l + 4, 12);
-  let legendX = pad.l + (yLabel ? ctx.measureText(yLabel).width + 12 : 0);
-  for (const s of series) {
+  series.forEach((s, k) => {
     ctx.strokeStyle = s.colour;
     ctx.lineWidth = s.width || 1.6;
     ctx.setLineDash(s.dash || []);
@@ -336,14 +344,14 @@ export function lineChart(canvas, series, { log = false, xLabel = "", yLabel = "
     }
     ctx.stroke();
     ctx.setLineDash([]);
-    if (s.name) {
+    if (legend[k]) {
+      const [x, row] = legend[k];
       ctx.fillStyle = s.colour;
-      ctx.fillRect(legendX, 7, 10, 3);
+      ctx.fillRect(x, 7 + 13 * row, 10, 3);
       ctx.fillStyle = "#3c4350";
-      ctx.fillText(s.name, legendX + 14, 12);
-      legendX += ctx.measureText(s.name).width + 28;
+      ctx.fillText(s.name, x + 14, 12 + 13 * row);
     }
-  }
+  });
 }
 
 export function nav(active) {

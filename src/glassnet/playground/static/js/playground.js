@@ -98,7 +98,8 @@ const act = guarded(async (action) => onFrame(await api(`/api/lab/${sid}/action`
 
 // ------------------------------------------------------------------ frames
 function onFrame(f) {
-  if (f.session !== sid || f.structure < frame.structure) return; // another session's, or overtaken
+  // another session's frame, or one overtaken by a newer (an answer that arrives after stream frames)
+  if (f.session !== sid || f.structure < frame.structure || (f.structure === frame.structure && f.epoch < frame.epoch)) return;
   if (f.state) {
     state = f.state;
     extras = f;
@@ -228,8 +229,12 @@ function syncControls() {
       return s;
     }));
   $("points").style.cursor = addClass === null ? "default" : "copy";
-  $("scale-lo").textContent = state.problem === "regression" ? "−1" : (k > 2 ? "" : "class 0");
-  $("scale-hi").textContent = state.problem === "regression" ? "+1" : (k > 2 ? "" : "class 1");
+  $("scale-lo").textContent = state.problem === "regression" ? "−1" : "class 0";
+  $("scale-hi").textContent = state.problem === "regression" ? "+1" : "class 1";
+  $("scale").hidden = k > 2;
+  $("class-legend").hidden = k <= 2;
+  $("class-legend").replaceChildren(...Array.from({ length: k > 2 ? k : 0 }, (_, c) =>
+    el("span", { style: `color:${rgb(CLASS_COLOURS[c])};font-weight:600`, text: `● class ${c}` })));
 }
 
 // ------------------------------------------------------------------ the network
