@@ -45,3 +45,37 @@ def mnist_dir() -> Path:
     if not (d / "t10k-images-idx3-ubyte.gz").is_file():
         missing(f"full MNIST not found in {d}; set GLASSNET_DATA_DIR to run this test")
     return d
+
+
+# ----------------------------------------------------------------------------- the playground
+@pytest.fixture(scope="session")
+def digit_models():
+    """Three small digit models, one per kind of layer the digit page draws: an MLP trained for two
+    epochs on the embedded sample, and an untrained CNN and LSTM."""
+    import glassnet as gn
+    from glassnet.datasets import mnist
+
+    X, y = mnist.load("train", sample=True)
+    mlp = gn.Sequential([gn.Dense(784, 64, activation="relu"), gn.Dropout(0.1),
+                         gn.Dense(64, 10, activation="softmax")], seed=0)
+    mlp.compile(loss="cross_entropy", optimizer=gn.SGD(0.1, momentum=0.9))
+    mlp.fit(X, y, epochs=3, batch_size=64, seed=0, verbose=0)
+    cnn = gn.Sequential([gn.Reshape((1, 28, 28)), gn.Conv2D(1, 4, 5, activation="relu"), gn.MaxPool2D(2),
+                         gn.Flatten(), gn.Dense(4 * 12 * 12, 10, activation="softmax")], seed=1, input_shape=(784,))
+    lstm = gn.Sequential([gn.Reshape((28, 28)), gn.LSTM(28, 8), gn.Dense(8, 10, activation="softmax")],
+                         seed=2, input_shape=(784,))
+    return {"mlp": mlp, "cnn": cnn, "lstm": lstm}
+
+
+@pytest.fixture(scope="session")
+def playground(digit_models, tmp_path_factory):
+    """A playground server on 127.0.0.1 (a free port) for the whole session; stops by itself."""
+    need("starlette", "playground")
+    need("uvicorn", "playground")
+    from glassnet.playground import make_server
+
+    empty = tmp_path_factory.mktemp("no-mnist")  # no full MNIST here: the embedded sample serves, as on a new machine
+    server = make_server([(name, m, f"test model {name}") for name, m in digit_models.items()], "127.0.0.1", 0,
+                         data_dir=str(empty))
+    with server:
+        yield server

@@ -1,12 +1,14 @@
 """Control of the BLAS threads behind NumPy's matrix products.
 
-``serial_matmul`` runs a small training product on one thread (see its docstring for why), ``ones`` turns
-row and column sums into BLAS products, and ``blas_threads`` limits the threads for a whole command.
+``serial_matmul`` runs a small training product on one thread (see its docstring for why), ``one_thread``
+does the same for a block (single-image inference), ``ones`` turns row and column sums into BLAS products,
+and ``blas_threads`` limits the threads for a whole command.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,6 +63,38 @@ def use_serial(n: int, W: np.ndarray) -> bool:
     return W.size >= SERIAL_MIN_WEIGHTS and n * W.size < SERIAL_MAX_MACS
 
 
+class _OneThread:
+    """``with one_thread():`` runs the products inside on a single BLAS thread. The thread count is
+    process-wide, so nested and concurrent sections (several Python threads) are counted: the first to
+    enter saves the counts, the last to leave restores them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: list[int] = []
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                libs = _blas_libraries()
+                self._saved = [get() for get, _ in libs]
+                if max(self._saved, default=1) > 1:
+                    for _, set_ in libs:
+                        set_(1)
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and max(self._saved, default=1) > 1:
+                for (_, set_), n in zip(_blas_libraries(), self._saved, strict=True):
+                    set_(n)
+
+
+one_thread = _OneThread()
+"""Context manager: the products inside run on one BLAS thread (single-image inference, small training)."""
+
+
 def serial_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b on a single BLAS thread; other products keep their threads.
 
@@ -71,17 +105,8 @@ def serial_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     thread: there each thread reads its own part of the inputs. The thread count is process-wide, so a
     product run meanwhile from another Python thread also gets one thread.
     """
-    libs = _blas_libraries()
-    threads = [get() for get, _ in libs]
-    if max(threads, default=1) <= 1:
+    with one_thread:
         return a @ b
-    for _, set_ in libs:
-        set_(1)
-    try:
-        return a @ b
-    finally:
-        for (_, set_), n in zip(libs, threads, strict=True):
-            set_(n)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot", "export")
+COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot", "export", "playground")
 
 
 class _Parser(argparse.ArgumentParser):

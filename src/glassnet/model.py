@@ -301,8 +301,9 @@ class Sequential:
         (None: full-batch gradient descent; 1: stochastic). ``validation_split`` holds out a random
         fraction (drawn with ``seed``). ``seed`` fixes the shuffling, the split and dropout; without it a
         model built with a seed draws them from that seed and the number of its fits so far, so that
-        ``Sequential(..., seed=s)`` alone gives bit-identical runs; an unseeded model draws fresh ones. ``record`` names per-layer statistics (see
-        ``callbacks.LAYER_STATS``) averaged per epoch into the History, e.g. "grad_norm/dense_1".
+        ``Sequential(..., seed=s)`` alone gives bit-identical runs; an unseeded model draws fresh ones.
+        ``record`` names per-layer statistics (see ``callbacks.LAYER_STATS``) averaged per epoch into the
+        History, e.g. "grad_norm/dense_1".
         If the loss becomes NaN or inf, training stops with :class:`DivergenceError` and the model
         keeps the weights of its last finished epoch.
 
