@@ -127,7 +127,8 @@ def _is_softmax(model: Sequential) -> bool:
 
 def _layer_record(layer: Layer, with_z: bool) -> dict[str, Any]:
     rec: dict[str, Any] = {"name": layer.name, "type": layer.describe(), "class": type(layer).__name__,
-                           "output_shape": list(layer.output_shape), "activations": rounded(layer.output[0], 4)}
+                           "output_shape": list(layer.output_shape), "activations": rounded(layer.output[0], 4),
+                           "identity": layer.identity_at_inference}  # dropout, noise, augmentation
     z = getattr(layer, "z", None)
     if with_z and z is not None and z is not layer.output and z.ndim == 2 and getattr(layer, "W", None) is not None:
         rec["z"] = rounded(z[0], 4)  # dense-like layers: one z per unit

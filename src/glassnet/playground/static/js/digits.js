@@ -123,7 +123,7 @@ function layerView(r, layer, index) {
   const shape = layer.output_shape;
   const box = el("div", { class: "layer", "data-layer": layer.name },
     el("div", { class: "name" }, el("b", { text: layer.name }), ` · ${layer.type} · (${shape.join(", ")})`));
-  if (["Reshape", "Flatten", "Dropout", "GaussianNoise", "MaskingNoise"].includes(layer.class)) {
+  if (layer.identity || ["Reshape", "Flatten"].includes(layer.class)) { // nothing new to see
     box.classList.add("thin");
     return box;
   }
