@@ -39,6 +39,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
+COMMON = {"l1": 0.0}
+"""Settings every preset shares (presets may override them)."""
+MNIST_META = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
+              "classes": list(range(10))}
+"""What a saved digit recogniser's ``meta`` says about its input and output."""
 
 
 def _int_list(text: str) -> list[int]:
@@ -64,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
     p.add_argument("--epochs", type=int, help="maximum number of epochs")
     p.add_argument("--batch-size", type=int, help="mini-batch size (0: full batch)")
+    p.add_argument("--l1", type=float, help="L1 penalty lambda on all weights (default 0)")
     p.add_argument("--l2", type=float, help="L2 penalty lambda on all weights")
     p.add_argument("--dropout", type=float, help="dropout rate after each hidden layer")
     p.add_argument("--init", help="weight initialisation: auto, he, xavier, lecun, normal, standard_normal")
@@ -83,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
     """The preset's settings with every option given on the command line applied on top."""
-    cfg = dict(PRESETS[args.preset])
+    cfg = {**COMMON, **PRESETS[args.preset]}
     for key in cfg:
         value = getattr(args, key, None)
         if value is not None:
@@ -124,7 +130,19 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
 
         optimizer = lookup(OPTIMIZERS, name, "optimizer")(lr)
     model = gn.Sequential(layers, seed=seed, input_shape=(784,))
-    return model.compile(loss=cfg["loss"], optimizer=optimizer, l2=cfg["l2"])
+    return model.compile(loss=cfg["loss"], optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
+
+
+def fit_model(model: Any, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0) -> Any:
+    """Train ``build(cfg, seed)``'s model on (X, y) as ``glassnet train`` does (cfg's epochs, batch size,
+    validation split and early stopping); returns the History."""
+    import glassnet as gn
+
+    callbacks = []
+    if cfg["early_stopping"]:
+        callbacks.append(gn.EarlyStopping("val_loss", patience=cfg["early_stopping"]))
+    return model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
+                     validation_split=cfg["validation"], callbacks=callbacks, seed=seed, verbose=verbose)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,8 +151,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import glassnet as gn
-
     cfg = resolve(args)
     if cfg["epochs"] < 1:
         raise ValueError(f"--epochs must be >= 1, got {cfg['epochs']}")
@@ -142,13 +158,8 @@ def _run(args: argparse.Namespace) -> int:
     X, y, source = load_mnist("train", args.data_dir)
     X_test, y_test, _ = load_mnist("test", args.data_dir, quiet=True)
     model.summary(file=sys.stderr)
-    callbacks = []
-    if cfg["early_stopping"]:
-        callbacks.append(gn.EarlyStopping("val_loss", patience=cfg["early_stopping"]))
     start = time.perf_counter()
-    history = model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
-                        validation_split=cfg["validation"], callbacks=callbacks, seed=args.seed,
-                        verbose=0 if args.quiet else 1)
+    history = fit_model(model, cfg, X, y, args.seed, verbose=0 if args.quiet else 1)
     seconds = time.perf_counter() - start
     test = model.evaluate(X_test, y_test)
     epochs_run = len(history.epoch)
@@ -159,9 +170,8 @@ def _run(args: argparse.Namespace) -> int:
         "val_accuracy": round(history["val_accuracy"][-1], 4) if "val_accuracy" in history.history else None,
         "train_images": int(X.shape[0]), "test_images": int(X_test.shape[0]), "data": source, "model": args.out,
     }
-    model.meta = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
-                  "classes": list(range(10)), "config": cfg, "results": {k: result[k] for k in (
-                      "test_accuracy", "seconds", "epochs", "train_images")}}
+    model.meta = {**MNIST_META, "config": cfg, "results": {k: result[k] for k in (
+        "test_accuracy", "seconds", "epochs", "train_images")}}
     model.save(args.out)
     if args.plots:
         from glassnet.plot import write_training_plots
