@@ -60,6 +60,7 @@ _LAZY = {
     "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",
     "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",
     "randomized_svd": "glassnet.decomposition",
+    "sweep": "glassnet.sweep",
 }
 """Public names whose module is imported when the name is first used (PEP 562)."""
 
