@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot")
+COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot", "sweep")
 
 
 class _Parser(argparse.ArgumentParser):
