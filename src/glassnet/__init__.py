@@ -87,5 +87,5 @@ __all__ = [
     "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape",
     "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
     "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
-    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
+    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "xor_network",
 ]
