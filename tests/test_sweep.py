@@ -245,7 +245,7 @@ def test_restarts_and_the_genetic_algorithm_take_an_executor():
         np.testing.assert_array_equal(a, b)
 
 
-def test_bad_arguments_fail_in_one_line_before_any_trial(tmp_path):
+def test_bad_arguments_fail_in_one_line_before_any_trial(tmp_path, monkeypatch):
     out = tmp_path / "never"
     cases = [
         ({"grid": {"depth": [1, 2]}}, "unknown option 'depth': .*build takes hidden, lr"),
@@ -265,6 +265,16 @@ def test_bad_arguments_fail_in_one_line_before_any_trial(tmp_path):
         assert not out.exists()
     with pytest.raises(ValueError, match="picklable"):
         sweep(lambda seed, hidden=4, lr=0.3: build(seed, hidden, lr), jobs=2, out=out)
+    assert not out.exists()
+
+    def interactive(seed, hidden=4, lr=0.3):
+        return build(seed, hidden, lr)
+
+    interactive.__module__ = "__main__"  # as if typed into a notebook: worker processes cannot import it
+    monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
+    with pytest.raises(ValueError, match="interactive is defined in an interactive session or a notebook"):
+        sweep(interactive, jobs=2, out=out)
+    assert not out.exists()
     with pytest.raises(ValueError, match="a build function needs data"):
         gn.sweep(build, grid=GRID)
     with pytest.raises(ValueError, match="unknown setting 'speed'"):

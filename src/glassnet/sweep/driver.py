@@ -13,7 +13,7 @@ import numpy as np
 
 from glassnet.model import Sequential
 from glassnet.sweep import report
-from glassnet.sweep.executors import WorkerPool, trim_warning
+from glassnet.sweep.executors import WorkerPool, check_picklable, trim_warning
 from glassnet.sweep.halving import Halving, promote
 from glassnet.sweep.log import TrialLog
 from glassnet.sweep.report import Progress
@@ -177,6 +177,8 @@ def run(task: Task, data: Data, space: Space, *, seeds: int = 1, seed: int = 0, 
     spec = {"task": task.describe(), "space": space.describe(), "seeds": seeds, "seed": seed, "metric": metric,
             "halving": None if halving is None else {**halving.describe(), "rungs": rungs},
             "data": data.describe()}
+    if executor is None and min(jobs, len(trials)) > 1:
+        check_picklable(Payload(task, data, threads))  # before the folder is made: a lambda fails here
     log = TrialLog(out, spec, resume)
     try:
         return _run(task, data, trials, configs, rungs, halving, metric, log, executor, jobs, threads, verbose,

@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Executor, Future, wait
@@ -87,10 +88,19 @@ class _Sink:
 
 
 class _Probe(pickle.Pickler):
-    """Pickles everything but NumPy arrays (always picklable, possibly large), to a sink."""
+    """Pickles everything but NumPy arrays (always picklable, possibly large), to a sink; refuses what a
+    worker process could not import (a function or class of an interactive session or a notebook)."""
 
     def persistent_id(self, obj: Any) -> Any:
         return id(obj) if type(obj).__module__ == "numpy" and hasattr(obj, "__array_interface__") else None
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type | types.FunctionType) and getattr(obj, "__module__", None) == "__main__" \
+                and not hasattr(sys.modules.get("__main__"), "__file__"):
+            raise pickle.PicklingError(f"{obj.__qualname__} is defined in an interactive session or a notebook, "
+                                       "which worker processes cannot import; define it in a module, or use "
+                                       "jobs=1 or a Dask client")
+        return NotImplemented
 
 
 def check_picklable(obj: Any) -> None:
@@ -318,7 +328,8 @@ class WorkerPool:
         self.restarts += 1
         if self.restarts > MAX_RESTARTS:
             raise RuntimeError(f"worker processes died {self.restarts} times (the last while running "
-                               f"{len(broken)} task(s)); giving up")
+                               f"{len(broken)} task(s)); giving up. If they die as they start, what they run "
+                               "may not import there: define it in a module, not in a notebook")
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._start_pool()
         pending.update({self._submit(fn, args): args for args in broken})
