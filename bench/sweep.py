@@ -65,9 +65,9 @@ def _trim(payload: Any) -> str | None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", help="MNIST folder (default: glassnet's look-up, else the embedded sample)")
-    p.add_argument("--images", type=int, default=12_000, help="training images per trial (default 12000)")
+    p.add_argument("--images", type=int, default=20_000, help="training images per trial (default 20000)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per trial (default 2)")
-    p.add_argument("--hidden", default="256", help="hidden layer sizes (default 256)")
+    p.add_argument("--hidden", default="512,256", help="hidden layer sizes (default 512,256, as the preset)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     p.add_argument("--paths", default=",".join(PATHS), help=f"which paths to run (default {','.join(PATHS)})")
     p.add_argument("--max-wait", type=float, default=20.0,
