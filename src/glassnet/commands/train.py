@@ -133,16 +133,15 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
     return model.compile(loss=cfg["loss"], optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
 
 
-def fit_model(model: Any, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0) -> Any:
-    """Train ``build(cfg, seed)``'s model on (X, y) as ``glassnet train`` does (cfg's epochs, batch size,
-    validation split and early stopping); returns the History."""
+def fit_model(model: Any, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0,
+              callbacks: list[Any] | tuple[Any, ...] = ()) -> Any:
+    """Train ``build(cfg, seed)``'s model on (X, y) as ``glassnet train`` does: cfg's epochs, batch size and
+    validation split, early stopping on the validation loss when cfg asks for it; returns the History."""
     import glassnet as gn
 
-    callbacks = []
-    if cfg["early_stopping"]:
-        callbacks.append(gn.EarlyStopping("val_loss", patience=cfg["early_stopping"]))
+    stop = [gn.EarlyStopping("val_loss", patience=cfg["early_stopping"])] if cfg["early_stopping"] else []
     return model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
-                     validation_split=cfg["validation"], callbacks=callbacks, seed=seed, verbose=verbose)
+                     validation_split=cfg["validation"], callbacks=[*stop, *callbacks], seed=seed, verbose=verbose)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import glassnet as gn
+
     cfg = resolve(args)
     if cfg["epochs"] < 1:
         raise ValueError(f"--epochs must be >= 1, got {cfg['epochs']}")
@@ -158,8 +159,13 @@ def _run(args: argparse.Namespace) -> int:
     X, y, source = load_mnist("train", args.data_dir)
     X_test, y_test, _ = load_mnist("test", args.data_dir, quiet=True)
     model.summary(file=sys.stderr)
+    callbacks = []
+    if cfg["early_stopping"]:
+        callbacks.append(gn.EarlyStopping("val_loss", patience=cfg["early_stopping"]))
     start = time.perf_counter()
-    history = fit_model(model, cfg, X, y, args.seed, verbose=0 if args.quiet else 1)
+    history = model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
+                        validation_split=cfg["validation"], callbacks=callbacks, seed=args.seed,
+                        verbose=0 if args.quiet else 1)
     seconds = time.perf_counter() - start
     test = model.evaluate(X_test, y_test)
     epochs_run = len(history.epoch)
@@ -170,8 +176,9 @@ def _run(args: argparse.Namespace) -> int:
         "val_accuracy": round(history["val_accuracy"][-1], 4) if "val_accuracy" in history.history else None,
         "train_images": int(X.shape[0]), "test_images": int(X_test.shape[0]), "data": source, "model": args.out,
     }
-    model.meta = {**MNIST_META, "config": cfg, "results": {k: result[k] for k in (
-        "test_accuracy", "seconds", "epochs", "train_images")}}
+    model.meta = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
+                  "classes": list(range(10)), "config": cfg, "results": {k: result[k] for k in (
+                      "test_accuracy", "seconds", "epochs", "train_images")}}
     model.save(args.out)
     if args.plots:
         from glassnet.plot import write_training_plots
