@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         elif args.scheduler:
             client = connect(args.scheduler)
             stack.callback(client.close)
-        data = mnist_data(args.data_dir, args.train_images, args.test_images, quiet=args.quiet)
+        data = mnist_data(args.data_dir, args.train_images, args.test_images, quiet=args.quiet,
+                          sample=getattr(args, "sample", False))  # glassnet train's --sample, where it has one
         result = driver.run(TrainSettings(cfg, args.preset), data, space, seeds=args.seeds, seed=args.seed,
                             halving=args.halving, metric=args.metric, executor=client, jobs=args.jobs,
                             threads=args.threads, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1)

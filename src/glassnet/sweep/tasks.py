@@ -47,13 +47,14 @@ class Data:
 
 
 def mnist_data(data_dir: str | None = None, train_images: int | None = None, test_images: int | None = None,
-               quiet: bool = False) -> Data:
+               quiet: bool = False, sample: bool = False) -> Data:
     """MNIST as ``glassnet train`` finds it (``data_dir``, $GLASSNET_DATA_DIR, the cache, a download, the
-    embedded sample), optionally cut to its first ``train_images`` / ``test_images`` images."""
+    embedded sample; only the sample with ``sample``), optionally cut to its first ``train_images`` /
+    ``test_images`` images."""
     from glassnet.datasets import mnist
 
-    X, y, source = mnist.load("train", data_dir, return_source=True)
-    X_test, y_test = mnist.load("test", data_dir)
+    X, y, source = mnist.load("train", data_dir, sample=sample, return_source=True)
+    X_test, y_test = mnist.load("test", data_dir, sample=sample)
     for name, n, total in (("train_images", train_images, X.shape[0]), ("test_images", test_images,
                                                                          X_test.shape[0])):
         if n is not None and not 1 <= n <= total:
