@@ -61,6 +61,7 @@ _LAZY = {
     "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",
     "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",
     "randomized_svd": "glassnet.decomposition",
+    "sweep": "glassnet.sweep",
 }
 """Public names whose module is imported when the name is first used (PEP 562)."""
 
@@ -87,5 +88,5 @@ __all__ = [
     "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape",
     "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
     "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
-    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "xor_network",
+    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "xor_network",
 ]

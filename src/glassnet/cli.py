@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot", "export", "playground")
+COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot", "export", "playground", "sweep")
 
 
 class _Parser(argparse.ArgumentParser):

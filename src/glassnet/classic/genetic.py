@@ -12,10 +12,14 @@ fitness is the loss C(theta) on the batch. One generation:
 
 The model ends each generation holding the best individual. Because the step function has no useful
 derivative, this is also a way to train networks of :class:`~glassnet.activations.Step` units.
+Step 1 can run on an ``executor`` (any ``concurrent.futures.Executor``, or a Dask ``Client``): the population
+is cut into one slice per worker, and the network and batch go to each worker once per batch.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -46,7 +50,8 @@ class GeneticAlgorithm(Optimizer):
     theta_0 and ``population - 1`` perturbations  theta_0 + ``init_scale`` * N(0, I).
     ``evaluations`` counts loss evaluations (forward passes); ``best_loss`` is the last generation's best.
     Use with ``model.fit(X, Y, epochs=generations, batch_size=None)``: with mini-batches each generation
-    sees one batch.
+    sees one batch. ``executor`` evaluates the population in parallel (worth it when one evaluation costs
+    well over a millisecond: large batches or networks); the fitness values, hence the run, are the same.
     """
 
     uses_gradients = False
@@ -56,7 +61,7 @@ class GeneticAlgorithm(Optimizer):
 
     def __init__(self, population: int = 50, elite: int = 2, tournament: int = 3, crossover: str = "uniform",
                  mutation_rate: float = 0.3, mutation_scale: float | Schedule = 0.5, init_scale: float = 1.0,
-                 blend_alpha: float = 0.5, seed: int | None = None) -> None:
+                 blend_alpha: float = 0.5, seed: int | None = None, executor: Any = None) -> None:
         if not callable(mutation_scale) and not (math.isfinite(mutation_scale) and mutation_scale > 0):
             raise ValueError(f"mutation_scale must be a positive number or a Schedule, got {mutation_scale!r}")
         super().__init__(mutation_scale)
@@ -86,6 +91,13 @@ class GeneticAlgorithm(Optimizer):
         self.fitness: np.ndarray | None = None
         """Losses of the last evaluated generation, in the order of ``genomes`` before breeding."""
         self._layout: list[tuple[int, tuple[int, ...]]] | None = []
+        self.executor = executor
+        self._pool: Any = None  # (batch digest, WorkerPool holding the network and the batch)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(executor=None, _pool=None)  # executors do not travel; a copy evaluates in its process
+        return state
 
     @property
     def mutation_scale(self) -> float:
@@ -133,10 +145,7 @@ class GeneticAlgorithm(Optimizer):
         if self.genomes is None or self._layout != layout:
             self._start(model)
         pop = self.genomes
-        fitness = np.empty(self.population)
-        for i in range(self.population):
-            self.unflatten(pop[i], params)
-            fitness[i] = model.loss_value(x, y)
+        fitness = self._fitness(model, pop, x, y) if self.executor is not None else _losses((model, x, y), pop)
         self.evaluations += self.population
         fitness[~np.isfinite(fitness)] = np.inf
         self.fitness = fitness
@@ -148,6 +157,25 @@ class GeneticAlgorithm(Optimizer):
         self.genomes = np.concatenate([pop[order[:self.elite]], self._offspring(pop, fitness)])
         self.iterations += 1
         return self.best_loss
+
+    def _fitness(self, model: Sequential, pop: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """C(theta_i) for every individual, one slice of the population per worker of the executor."""
+        from glassnet.sweep.executors import WorkerPool
+
+        digest = hashlib.blake2b(digest_size=16)
+        for a in (x, y):
+            a = np.ascontiguousarray(a)
+            digest.update(f"{a.shape}{a.dtype}".encode())
+            digest.update(memoryview(a).cast("B"))
+        if self._pool is None or self._pool[0] != digest.digest():
+            if self._pool is not None:
+                self._pool[1].close()
+            clone = copy.copy(model)  # the network without its optimiser (this object) or history
+            clone.optimizer, clone.history = None, None
+            self._pool = (digest.digest(), WorkerPool((clone, x, y), self.executor))
+        pool = self._pool[1]
+        slices = np.array_split(pop, min(self.population, pool.jobs))
+        return np.concatenate(pool.map(_losses, [(s,) for s in slices]))
 
     def _select(self, fitness: np.ndarray, n: int) -> np.ndarray:
         """Indices of n tournament winners: the fittest of ``tournament`` random draws each."""
@@ -189,3 +217,14 @@ class GeneticAlgorithm(Optimizer):
                 "crossover": self.crossover, "mutation_rate": self.mutation_rate,
                 "mutation_scale": self.mutation_scale, "init_scale": self.init_scale,
                 "blend_alpha": self.blend_alpha, "seed": self.seed}
+
+
+def _losses(payload: tuple[Sequential, np.ndarray, np.ndarray], genomes: np.ndarray) -> np.ndarray:
+    """C(theta) on the batch for each row theta of ``genomes`` (non-finite losses count as inf)."""
+    model, x, y = payload
+    params = model.parameters()
+    fitness = np.empty(len(genomes))
+    for i, theta in enumerate(genomes):
+        GeneticAlgorithm.unflatten(theta, params)
+        fitness[i] = model.loss_value(x, y)
+    return fitness

@@ -2,8 +2,8 @@
 
 Gradient descent finds a local minimum that depends on where it starts; n independent starts
 theta_0^(1..n) and the run with the lowest validation loss are a cheap guard against a bad one.
-Runs can go to worker processes; each run's seed fixes its result, so the outcome does not depend on
-``n_jobs``.
+Runs can go to worker processes or to any ``concurrent.futures.Executor`` (a Dask client's among them);
+each run's seed fixes its result, so the outcome does not depend on where the runs go.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 import os
 import pickle
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,16 +98,9 @@ def _run(build: Build, seed: int, index: int, fit_kwargs: Mapping[str, Any],
                       model.get_weights(), history, error)
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(build: Build, fit_kwargs: Mapping[str, Any], validation_data: Any) -> None:
-    _WORKER.update(build=build, fit_kwargs=fit_kwargs, validation_data=validation_data)
-
-
-def _run_in_worker(task: tuple[int, int]) -> RestartRun:
-    index, seed = task
-    return _run(_WORKER["build"], seed, index, _WORKER["fit_kwargs"], _WORKER["validation_data"])
+def _run_in_worker(payload: tuple[Build, Mapping[str, Any], Any], index: int, seed: int) -> RestartRun:
+    build, fit_kwargs, validation_data = payload
+    return _run(build, seed, index, fit_kwargs, validation_data)
 
 
 def restart_seeds(seed: int, n: int) -> list[int]:
@@ -117,17 +109,20 @@ def restart_seeds(seed: int, n: int) -> list[int]:
 
 
 def restarts(build: Build, n: int, fit_kwargs: Mapping[str, Any], n_jobs: int = 1, seed: int = 0,
-             validation_data: tuple[Any, Any] | None = None) -> RestartsResult:
+             validation_data: tuple[Any, Any] | None = None, executor: Any = None) -> RestartsResult:
     """Train ``n`` models ``build(s)`` with ``model.fit(**fit_kwargs)`` from seeds s derived from ``seed``,
     and return every run and the best.
 
     ``build(seed) -> compiled Sequential`` must give the same model for the same seed; with
     ``n_jobs > 1`` (-1: one process per CPU) it runs in worker processes and must be picklable, i.e. a
-    module-level function (not a lambda or a closure). ``fit_kwargs`` holds the training data as ``X`` and
-    ``Y`` plus any other ``fit`` arguments; ``fit``'s shuffling ``seed`` defaults to the run's seed.
+    module-level function (not a lambda or a closure). ``executor`` (any ``concurrent.futures.Executor``, or a
+    Dask ``Client``) runs them there instead; the data goes to each worker once. ``fit_kwargs`` holds the
+    training data as ``X`` and ``Y`` plus any other ``fit`` arguments; ``fit``'s shuffling ``seed`` defaults to
+    the run's seed.
     The best run has the lowest validation loss: on ``validation_data`` when given, else the last epoch's
     ``val_loss`` from ``fit_kwargs`` validation_data / validation_split, else the last training loss.
-    A run that diverges is kept with loss inf. The same ``seed`` gives bit-identical runs for any ``n_jobs``.
+    A run that diverges is kept with loss inf. The same ``seed`` gives bit-identical runs for any ``n_jobs``
+    or executor.
     """
     n = int(n) if isinstance(n, int | np.integer) and not isinstance(n, bool) else -1
     if n < 1:
@@ -141,17 +136,16 @@ def restarts(build: Build, n: int, fit_kwargs: Mapping[str, Any], n_jobs: int = 
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
     n_jobs = min((os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs), n)
     seeds = restart_seeds(seed, n)
-    if n_jobs == 1:
-        runs = [_run(build, s, i, fit_kwargs, validation_data) for i, s in enumerate(seeds)]
-    else:
+    if n_jobs > 1 and executor is None:
         try:
             pickle.dumps(build)
         except Exception as exc:
             raise ValueError(f"build must be picklable for n_jobs > 1 (a module-level function, not a lambda "
                              f"or closure), got {build!r}: {exc}") from None
-        with ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_worker,
-                                 initargs=(build, dict(fit_kwargs), validation_data)) as pool:
-            runs = list(pool.map(_run_in_worker, enumerate(seeds)))
+    from glassnet.sweep.executors import WorkerPool
+
+    with WorkerPool((build, dict(fit_kwargs), validation_data), executor, n_jobs) as pool:
+        runs = pool.map(_run_in_worker, list(enumerate(seeds)))
     criterion = "val_loss" if runs[0].val_loss is not None else "loss"
     scores = np.array([getattr(r, criterion) for r in runs], dtype=float)
     scores[np.isnan(scores)] = np.inf

@@ -49,6 +49,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
+COMMON = {"l1": 0.0}
+"""Settings every preset shares (presets may override them)."""
+MNIST_META = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
+              "classes": list(range(10))}
+"""What a saved digit recogniser's ``meta`` says about its input and output."""
 
 
 def _int_list(text: str) -> list[int]:
@@ -74,6 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
     p.add_argument("--epochs", type=int, help="maximum number of epochs")
     p.add_argument("--batch-size", type=int, help="mini-batch size (0: full batch)")
+    p.add_argument("--l1", type=float, help="L1 penalty lambda on all weights (default 0)")
     p.add_argument("--l2", type=float, help="L2 penalty lambda on all weights")
     p.add_argument("--dropout", type=float, help="dropout rate after each hidden layer")
     p.add_argument("--init", help="weight initialisation: auto, he, xavier, lecun, normal, standard_normal")
@@ -100,7 +106,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
     """The preset's settings with every option given on the command line applied on top."""
-    cfg = dict(PRESETS[getattr(args, "preset", None) or "default"])
+    cfg = {**COMMON, **PRESETS[getattr(args, "preset", None) or "default"]}
     for key in cfg:
         value = getattr(args, key, None)
         if value is not None:
@@ -141,7 +147,18 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
 
         optimizer = lookup(OPTIMIZERS, name, "optimizer")(lr)
     model = gn.Sequential(layers, seed=seed, input_shape=(784,))
-    return model.compile(loss=cfg["loss"], optimizer=optimizer, l2=cfg["l2"])
+    return model.compile(loss=cfg["loss"], optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
+
+
+def fit_model(model: Any, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0,
+              callbacks: list[Any] | tuple[Any, ...] = ()) -> Any:
+    """Train ``build(cfg, seed)``'s model on (X, y) as ``glassnet train`` does: cfg's epochs, batch size and
+    validation split, early stopping on the validation loss when cfg asks for it; returns the History."""
+    import glassnet as gn
+
+    stop = [gn.EarlyStopping("val_loss", patience=cfg["early_stopping"])] if cfg["early_stopping"] else []
+    return model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
+                     validation_split=cfg["validation"], callbacks=[*stop, *callbacks], seed=seed, verbose=verbose)
 
 
 def run(args: argparse.Namespace) -> int:
