@@ -28,7 +28,7 @@ import numpy as np
 
 from glassnet.layers import Parameter
 from glassnet.optim import Optimizer, Schedule
-from glassnet.schema import Choice, Float, Int
+from glassnet.schema import Choice, Float, Int, class_schema
 
 if TYPE_CHECKING:
     from glassnet.model import Sequential
@@ -211,6 +211,11 @@ class GeneticAlgorithm(Optimizer):
 
     def step(self, params: Sequence[Parameter]) -> None:
         raise RuntimeError("GeneticAlgorithm uses no gradients: it trains through train_step (model.fit)")
+
+    @classmethod
+    def config_fields(cls) -> tuple[dict[str, Any], set[str]]:
+        """The saved settings: every constructor argument but the executor, which stays with its process."""
+        return class_schema(cls, skip=("executor",))
 
     def get_config(self) -> dict[str, Any]:
         return {"population": self.population, "elite": self.elite, "tournament": self.tournament,
