@@ -269,6 +269,16 @@ def _soak_fit(directory, out=None, started=None):
     return model, history
 
 
+def _wait_for_new_checkpoint(directory, last, proc, timeout=60.0):
+    """Until a checkpoint newer than ``last`` is there (or the process has ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.is_alive():
+        found = checkpoints(directory)
+        if found and found[-1].name != last:
+            return
+        time.sleep(0.01)
+
+
 def test_sigkill_at_random_moments_then_resume_ends_bit_identical(tmp_path):
     ctx = multiprocessing.get_context("fork")
     reference, ref_history = _soak_fit(None)
@@ -288,6 +298,8 @@ def test_sigkill_at_random_moments_then_resume_ends_bit_identical(tmp_path):
         if kills < SOAK_KILLS:
             if rng.random() < 0.9:  # else while it starts, reading the checkpoint
                 assert started.wait(timeout=60)
+                if rng.random() < 0.5:  # after it has made progress, however busy the machine is
+                    _wait_for_new_checkpoint(tmp_path / "ckpt", epochs_seen[-1] if epochs_seen else None, proc)
             time.sleep(rng.uniform(0.0, 3.0) * epoch_s)  # anywhere in an epoch, its checkpoint write included
             if proc.is_alive():
                 proc.kill()
