@@ -86,5 +86,9 @@ def test_channel_wakes_listeners_and_skips_to_the_newest():
         rest = [chunk async for chunk in stream]
         return got, rest
 
-    got, rest = asyncio.run(listen())
+    out = []  # in a thread of its own: other tests (the browser's) may leave an event loop in this one
+    worker = threading.Thread(target=lambda: out.append(asyncio.run(listen())))
+    worker.start()
+    worker.join(timeout=30)
+    got, rest = out[0]
     assert got[0].startswith("data: {\"v\":") and rest in ([], ['data: {"v":4}\n\n'])
