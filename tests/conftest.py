@@ -50,8 +50,8 @@ def mnist_dir() -> Path:
 # ----------------------------------------------------------------------------- the playground
 @pytest.fixture(scope="session")
 def digit_models():
-    """Three small digit models, one per kind of layer the digit page draws: an MLP trained for two
-    epochs on the embedded sample, and an untrained CNN and LSTM."""
+    """Three small digit models, one per kind of layer the digit page draws, each trained for a few seconds
+    on the embedded sample."""
     import glassnet as gn
     from glassnet.datasets import mnist
 
@@ -64,6 +64,9 @@ def digit_models():
                          gn.Flatten(), gn.Dense(4 * 12 * 12, 10, activation="softmax")], seed=1, input_shape=(784,))
     lstm = gn.Sequential([gn.Reshape((28, 28)), gn.LSTM(28, 8), gn.Dense(8, 10, activation="softmax")],
                          seed=2, input_shape=(784,))
+    for model in (cnn, lstm):
+        model.compile(loss="cross_entropy", optimizer=gn.Adam(0.01))
+        model.fit(X, y, epochs=2, batch_size=64, seed=0, verbose=0)
     return {"mlp": mlp, "cnn": cnn, "lstm": lstm}
 
 
