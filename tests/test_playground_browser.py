@@ -187,5 +187,6 @@ def test_train_a_preset_live_and_probe_it(page):
     assert "test accuracy" in page.inner_text("#status")
     assert page.locator("#pictures canvas").count() == 16  # 3b1b: 16 first-layer units
     draw(page, "#probe", [[(0.5, 0.15), (0.5, 0.85)]])
-    page.wait_for_function("() => document.querySelector('#probe-result').textContent.startsWith('live says')", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#probe-result').textContent.startsWith('live says')",
+                           timeout=30_000)
     assert page.locator("#probe-probs span.top").count() == 2

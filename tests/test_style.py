@@ -14,6 +14,6 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         missing("ruff is not installed (pip install '.[test]' installs it)")
-    out = subprocess.run([ruff, "check", "src", "tests", "examples", "bench", "tools"], cwd=ROOT,
+    out = subprocess.run([ruff, "check", "src", "tests", "examples", "bench", "tools", "docs"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
