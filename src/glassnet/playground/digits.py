@@ -50,14 +50,15 @@ class ModelEntry:
             "test_accuracy": results.get("test_accuracy"),
             "layers": [{"index": i, "name": layer.name, "type": layer.describe(), "class": type(layer).__name__,
                         "output_shape": list(layer.output_shape), "params": layer.n_params,
-                        "has_units": bool(layer.params)}
+                        "has_units": _n_units(layer) > 0}
                        for i, layer in enumerate(m.layers)],
         }
 
-    def set_weights(self, weights: list[np.ndarray], source: str | None = None) -> None:
-        """Copy new weights in (the live model while it trains)."""
+    def set_state(self, state: dict[str, np.ndarray], source: str | None = None) -> None:
+        """Copy new weights and buffers (running statistics) in, as ``model.state_dict()`` gives them (the
+        live model while it trains)."""
         with self.lock:
-            self.model.set_weights(weights)
+            self.model.load_state_dict(state)
             self.version += 1
             if source is not None:
                 self.source = source
