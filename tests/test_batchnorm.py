@@ -289,3 +289,19 @@ def test_plots_draw_networks_with_batch_norm(tmp_path):
     fig = plot.network_diagram(model, x=np.array([0.1, 0.5, -0.3]), path=tmp_path / "net.png")
     assert fig is not None and (tmp_path / "net.png").stat().st_size > 0
     assert first_weights(model)[1] == "dense_1"
+
+
+def test_a_sweeps_best_model_keeps_its_running_statistics(tmp_path, capsys):
+    from glassnet.cli import main
+    from glassnet.datasets import mnist
+
+    args = ["sweep", "--grid", "batch_norm=true", "--seeds", "2", "--sample", "--epochs", "1", "--hidden", "16",
+            "--dropout", "0", "--jobs", "1", "--train-images", "1000", "--test-images", "300", "--out",
+            str(tmp_path), "--quiet", "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    best = gn.load(tmp_path / "best.npz")
+    bn = best.layers[1]
+    assert type(bn) is gn.BatchNorm and not np.allclose(bn.buffers["running_var"], 1.0)
+    X, y = mnist.load("test", sample=True)
+    assert best.evaluate(X[:300], y[:300])["accuracy"] == pytest.approx(result["best"]["test_accuracy"])
