@@ -23,14 +23,31 @@ At inference x_hat = (x - running_mean) / sqrt(running_var + eps): each sample's
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from glassnet._blas import ones
 from glassnet.layers import Activated, Layer, Parameter, Shape, register
 from glassnet.schema import Float, Int
 
 __all__ = ["BatchNorm"]
+
+_WIDE = 16384
+"""Rows are viewed this many values wide (where they divide evenly) for per-feature arithmetic: NumPy's loop
+over a short row of F values costs more than the arithmetic itself when F is a few dozen channels."""
+
+
+def _per_feature(ufunc: np.ufunc, a: np.ndarray, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``ufunc(a, v)`` for rows a (m, F) and one value per feature v (F,), computed on a wider view of a
+    (r rows at a time, v repeated r times) when a (and out) are contiguous."""
+    m, f = a.shape
+    r = math.gcd(m, max(1, _WIDE // f))
+    if r == 1 or not a.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
+        return ufunc(a, v, out=out)
+    wide = (m // r, r * f)
+    return ufunc(a.reshape(wide), np.tile(v, r), out=None if out is None else out.reshape(wide)).reshape(m, f)
 
 
 @register
@@ -110,12 +127,12 @@ class BatchNorm(Activated):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
         rows = self._rows(x)
+        m = rows.shape[0]
         self.training = training
         if training:
-            m = rows.shape[0]
-            mean = rows.mean(axis=0)  # mu
-            xc = rows - mean  # x - mu (a new array: the input is never written)
-            var = np.einsum("ij,ij->j", xc, xc) / m  # var = mean (x - mu)^2
+            mean = ones(m, rows.dtype) @ rows / m  # mu = mean_i x_i
+            xc = _per_feature(np.subtract, rows, mean)  # x - mu (a new array: the input is never written)
+            var = np.einsum("ij,ij->j", xc, xc) / m  # var = mean_i (x_i - mu)^2
             if m > 1:  # a single value has no variance to learn from
                 k, running = self.momentum, self.buffers
                 for buf, batch in ((running["running_mean"], mean), (running["running_var"], var * m / (m - 1))):
@@ -123,14 +140,13 @@ class BatchNorm(Activated):
                     buf += (1.0 - k) * batch
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-            xc = rows - mean
+            xc = _per_feature(np.subtract, rows, mean)
         self.mean, self.var = mean, var
         self.inv_std = 1.0 / np.sqrt(var + self.eps)  # 1 / sqrt(var + eps)
-        x_hat = xc
-        x_hat *= self.inv_std  # x_hat = (x - mu) / sqrt(var + eps)
+        x_hat = _per_feature(np.multiply, xc, self.inv_std, out=xc)  # x_hat = (x - mu) / sqrt(var + eps)
         self.x_hat = self._like(x_hat, x)
-        z = x_hat * self.gamma.value  # z = gamma x_hat + beta
-        z += self.beta.value
+        z = _per_feature(np.multiply, x_hat, self.gamma.value)  # z = gamma x_hat + beta
+        _per_feature(np.add, z, self.beta.value, out=z)
         return self._activate(self._like(z, x), training)
 
     def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
@@ -138,18 +154,20 @@ class BatchNorm(Activated):
         self.delta = delta
         d = self._rows(delta)
         x_hat = self._rows(self.x_hat)
-        np.einsum("ij,ij->j", d, x_hat, out=self.gamma.grad)  # dC/dgamma = sum delta x_hat
-        np.sum(d, axis=0, out=self.beta.grad)  # dC/dbeta = sum delta
+        m = d.shape[0]
+        np.einsum("ij,ij->j", d, x_hat, out=self.gamma.grad)  # dC/dgamma = sum_i delta_i x_hat_i
+        np.matmul(ones(m, d.dtype), d, out=self.beta.grad)  # dC/dbeta = sum_i delta_i
         if not self.needs_input_grad:
             return None
         scale = self.gamma.value * self.inv_std  # gamma / sqrt(var + eps)
-        if not self.training:  # running statistics are constants: dC/dx = gamma / sqrt(var + eps) delta
-            return self._like(d * scale, delta)
-        m = d.shape[0]
-        dx = x_hat * (self.gamma.grad / m)  # x_hat mean(delta x_hat)
-        dx += self.beta.grad / m  # + mean(delta)
+        if not self.training:  # the running statistics are constants: dC/dx = gamma / sqrt(var + eps) delta
+            return self._like(_per_feature(np.multiply, d, scale), delta)
+        # dC/dx = scale (delta - mean(delta) - x_hat mean(delta x_hat)), with mean(delta) = dC/dbeta / m and
+        # mean(delta x_hat) = dC/dgamma / m; delta itself stays as it is (the glass box keeps it)
+        dx = _per_feature(np.multiply, x_hat, self.gamma.grad / m)  # x_hat mean(delta x_hat)
+        _per_feature(np.add, dx, self.beta.grad / m, out=dx)  # + mean(delta)
         np.subtract(d, dx, out=dx)  # delta - mean(delta) - x_hat mean(delta x_hat)
-        dx *= scale
+        _per_feature(np.multiply, dx, scale, out=dx)
         return self._like(dx, delta)
 
     def get_config(self) -> dict[str, Any]:
