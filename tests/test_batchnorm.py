@@ -220,6 +220,23 @@ def test_summary_inspect_and_recorded_statistics(rng):
     assert len(history["grad_norm/batchnorm_1"]) == 2
 
 
+def test_inspect_and_gradcheck_leave_the_running_statistics_alone(rng):
+    model, X, y = _trained()
+    model.fit(X, y, epochs=1, batch_size=16, seed=0, verbose=0)
+    before = {k: v for k, v in model.state_dict().items() if "running" in k}
+    model.inspect(X, y)
+    model64 = gn.Sequential([gn.Dense(6, 4), gn.BatchNorm(), gn.Dense(4, 2, "softmax")], dtype=np.float64, seed=0)
+    model64.compile("cross_entropy")
+    model64.layers[1].buffers["running_var"][...] = 2.0
+    assert gn.gradcheck(model64, X[:8], y[:8]).errors
+    np.testing.assert_array_equal(model64.layers[1].buffers["running_var"], 2.0)
+    np.testing.assert_array_equal(model64.layers[1].buffers["running_mean"], 0.0)
+    for key, value in before.items():
+        np.testing.assert_array_equal(model.state_dict()[key], value)
+    model.fit(X, y, epochs=1, batch_size=16, seed=0, verbose=0)  # training does move them
+    assert not np.array_equal(model.state_dict()["layer1.running_mean"], before["layer1.running_mean"])
+
+
 def test_schema_refuses_bad_saved_settings():
     from glassnet.schema import SchemaError, check_config
 
