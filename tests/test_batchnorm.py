@@ -322,3 +322,26 @@ def test_a_sweeps_best_model_keeps_its_running_statistics(tmp_path, capsys):
     assert type(bn) is gn.BatchNorm and not np.allclose(bn.buffers["running_var"], 1.0)
     X, y = mnist.load("test", sample=True)
     assert best.evaluate(X[:300], y[:300])["accuracy"] == pytest.approx(result["best"]["test_accuracy"])
+
+
+def test_the_digit_page_shows_batch_norm_layers(rng):
+    from glassnet.playground.digits import ModelEntry
+    from glassnet.playground.encode import ApiError
+
+    model = gn.Sequential([gn.Dense(784, 12), gn.BatchNorm(activation="relu"), gn.Dense(12, 10, "softmax")], seed=0)
+    bn = model.layers[1]
+    bn.buffers["running_mean"][...] = rng.normal(size=12)
+    entry = ModelEntry("bn", model, "test")
+    assert [layer["has_units"] for layer in entry.describe()["layers"]] == [True, False, True]
+    x = rng.random(784).astype(np.float32)
+    out = entry.inspect(x)
+    record = out["layers"][1]
+    assert record["class"] == "BatchNorm" and record["type"] == "BatchNorm, relu"
+    np.testing.assert_allclose(record["z"], bn.z[0], atol=1e-4)
+    np.testing.assert_allclose(record["activations"], np.maximum(bn.z[0], 0), atol=1e-4)
+    np.testing.assert_allclose(out["probabilities"], model.predict(x[None])[0], atol=1e-5)
+    with pytest.raises(ApiError, match="has no weights"):
+        entry.units(1, None)
+    trained = gn.Sequential([gn.Dense(784, 12), gn.BatchNorm(activation="relu"), gn.Dense(12, 10, "softmax")], seed=1)
+    entry.set_state(trained.state_dict() | {"layer1.running_var": np.full(12, 4.0, np.float32)})
+    np.testing.assert_array_equal(bn.buffers["running_var"], 4.0)  # the live model's copy takes the buffers too

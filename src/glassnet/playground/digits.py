@@ -131,8 +131,8 @@ def _layer_record(layer: Layer, with_z: bool) -> dict[str, Any]:
                            "output_shape": list(layer.output_shape), "activations": rounded(layer.output[0], 4),
                            "identity": layer.identity_at_inference}  # dropout, noise, augmentation
     z = getattr(layer, "z", None)
-    if with_z and z is not None and z is not layer.output and z.ndim == 2 and getattr(layer, "W", None) is not None:
-        rec["z"] = rounded(z[0], 4)  # dense-like layers: one z per unit
+    if with_z and z is not None and z is not layer.output and z.ndim == 2 and z.shape == layer.output.shape:
+        rec["z"] = rounded(z[0], 4)  # dense-like layers (and BatchNorm): one z per unit
     h = getattr(layer, "h", None)
     if h is not None and h.ndim == 3:  # recurrent layers: the hidden state after every step
         rec["states"] = rounded(h[0], 4)
