@@ -345,3 +345,21 @@ def test_the_digit_page_shows_batch_norm_layers(rng):
     trained = gn.Sequential([gn.Dense(784, 12), gn.BatchNorm(activation="relu"), gn.Dense(12, 10, "softmax")], seed=1)
     entry.set_state(trained.state_dict() | {"layer1.running_var": np.full(12, 4.0, np.float32)})
     np.testing.assert_array_equal(bn.buffers["running_var"], 4.0)  # the live model's copy takes the buffers too
+
+
+def _build_small(seed):
+    return _trained(seed)[0]
+
+
+def test_random_restarts_keep_the_best_runs_running_statistics():
+    from glassnet.classic import restarts
+
+    _, X, y = _trained()
+    result = restarts(_build_small, 2, {"X": X, "Y": y, "epochs": 2, "batch_size": 16})
+    best = result.runs[result.best_index]
+    running = best.buffers["layer1.running_var"]
+    assert set(best.buffers) == {"layer1.running_mean", "layer1.running_var"} and not np.allclose(running, 1.0)
+    np.testing.assert_array_equal(result.best_model.layers[1].buffers["running_var"], running)
+    retrained = _build_small(best.seed)
+    retrained.fit(X, y, epochs=2, batch_size=16, seed=best.seed, verbose=0)
+    np.testing.assert_array_equal(result.best_model.predict(X), retrained.predict(X))
