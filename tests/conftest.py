@@ -50,8 +50,8 @@ def mnist_dir() -> Path:
 # ----------------------------------------------------------------------------- the playground
 @pytest.fixture(scope="session")
 def digit_models():
-    """Three small digit models, one per kind of layer the digit page draws, each trained for a few seconds
-    on the embedded sample."""
+    """Three small digit models, one per kind of layer the digit page draws (the CNN with batch
+    normalisation), each trained for a few seconds on the embedded sample."""
     import glassnet as gn
     from glassnet.datasets import mnist
 
@@ -60,8 +60,9 @@ def digit_models():
                          gn.Dense(64, 10, activation="softmax")], seed=0)
     mlp.compile(loss="cross_entropy", optimizer=gn.SGD(0.1, momentum=0.9))
     mlp.fit(X, y, epochs=3, batch_size=64, seed=0, verbose=0)
-    cnn = gn.Sequential([gn.Reshape((1, 28, 28)), gn.Conv2D(1, 4, 5, activation="relu"), gn.MaxPool2D(2),
-                         gn.Flatten(), gn.Dense(4 * 12 * 12, 10, activation="softmax")], seed=1, input_shape=(784,))
+    cnn = gn.Sequential([gn.Reshape((1, 28, 28)), gn.Conv2D(1, 4, 5), gn.BatchNorm(activation="relu"),
+                         gn.MaxPool2D(2), gn.Flatten(), gn.Dense(4 * 12 * 12, 10, activation="softmax")],
+                        seed=1, input_shape=(784,))
     lstm = gn.Sequential([gn.Reshape((28, 28)), gn.LSTM(28, 8), gn.Dense(8, 10, activation="softmax")],
                          seed=2, input_shape=(784,))
     for model in (cnn, lstm):

@@ -28,6 +28,19 @@ def _dense_then(layer):
     return lambda: gn.Sequential([gn.Dense(5, 6), layer], seed=1)
 
 
+def _batch_norm(layers, input_shape):
+    """A network with BatchNorm whose gamma, beta and running statistics are far from their initial 1, 0, 0, 1."""
+    def make():
+        model = gn.Sequential(layers(), seed=1, input_shape=input_shape)
+        rng = np.random.default_rng(2)
+        for bn in (layer for layer in model.layers if isinstance(layer, gn.BatchNorm)):
+            f = bn.n_features
+            bn.gamma.value[...], bn.beta.value[...] = rng.uniform(0.5, 2, f), rng.normal(size=f)
+            bn.buffers["running_mean"][...], bn.buffers["running_var"][...] = rng.normal(size=f), rng.uniform(0.2, 3, f)
+        return model
+    return make
+
+
 def _rnn(activation):
     return lambda: gn.Sequential([gn.RNN(3, 4, return_sequences=True, activation=activation),
                                   gn.RNN(4, 5, activation=activation)], seed=1, input_shape=(6, 3))
@@ -51,6 +64,12 @@ CASES = {
                                                  seed=1)},
     "GaussianNoise": {"first": lambda: gn.Sequential([gn.GaussianNoise(0.5), gn.Dense(5, 2)], input_shape=(5,))},
     "MaskingNoise": {"first": lambda: gn.Sequential([gn.MaskingNoise(0.5), gn.Dense(5, 2)], input_shape=(5,))},
+    "BatchNorm": {
+        "dense (n, F)": _batch_norm(lambda: [gn.Dense(5, 6), gn.BatchNorm(activation="relu", eps=1e-3),
+                                             gn.Dense(6, 3, "softmax")], (5,)),
+        "images (n, C, H, W)": _batch_norm(lambda: [gn.Conv2D(2, 3, 3), gn.BatchNorm(activation="tanh"),
+                                                    gn.MaxPool2D(2), gn.Flatten()], (2, 7, 7)),
+        "no activation": _batch_norm(lambda: [gn.BatchNorm()], (4,))},
     "Reshape": {"to images": lambda: gn.Sequential([gn.Reshape((2, 3, 4)), gn.Conv2D(2, 2, 2), gn.Flatten()],
                                                    seed=1, input_shape=(24,))},
     "Flatten": {"images": lambda: gn.Sequential([gn.Flatten(), gn.Dense(24, 3, "softmax")], seed=1,

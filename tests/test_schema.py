@@ -37,6 +37,7 @@ def example(cls_name: str) -> tuple[list[gn.Layer], tuple[int, ...]]:
         "Dense": ([gn.Dense(None, 3, activation="tanh", init="he", l2=0.1)], (4,)),
         "Maxout": ([gn.Maxout(4, 3, pieces=3)], (4,)),
         "Dropout": ([gn.Dropout(0.3)], (4,)),
+        "BatchNorm": ([gn.BatchNorm(None, momentum=0.8, eps=1e-3, activation="relu", l2=0.1)], (2, 3, 3)),
         "Flatten": ([gn.Flatten()], (2, 3)),
         "Reshape": ([gn.Reshape((2, 2))], (4,)),
         "Conv2D": ([gn.Conv2D(None, 2, (3, 2), stride=(1, 2), padding=1, activation="relu")], (2, 5, 6)),

@@ -41,6 +41,7 @@ from glassnet.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, R
 from glassnet.losses import LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, get_loss
 from glassnet.model import DivergenceError, Sequential
 from glassnet.noise import GaussianNoise, MaskingNoise
+from glassnet.normalization import BatchNorm
 from glassnet.optim import (
     SGD,
     Adam,
@@ -80,13 +81,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Autoencoder", "AvgPool2D",
+    "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Autoencoder", "AvgPool2D", "BatchNorm",
     "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CrossEntropy", "Dense",
     "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GaussianNoise",
     "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss", "MaskingNoise",
-    "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneHot", "Optimizer",
-    "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape",
-    "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
+    "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneHot", "Optimizer", "Parameter",
+    "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape", "Schedule",
+    "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
     "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
     "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "xor_network",
 ]

@@ -75,10 +75,16 @@ def gradcheck(model: Sequential, X: Any, Y: Any, eps: float = 1e-6, tol: float =
 
     Use a float64 model: float32 rounding alone gives errors near 1e-3. Dropout masks drawn by the
     analytic pass are frozen for the numerical one. ``max_entries`` samples that many entries of
-    each parameter (all by default).
+    each parameter (all by default). The model's buffers (running statistics) are left as they were.
     """
     X = model._check_x(X)
     Y = model._check_y(Y, X.shape[0])
+    with model.keeping_buffers():
+        return _gradcheck(model, X, Y, eps, tol, max_entries, seed)
+
+
+def _gradcheck(model: Sequential, X: np.ndarray, Y: np.ndarray, eps: float, tol: float, max_entries: int | None,
+               seed: int) -> GradcheckResult:
     model.backprop(X, Y)
     analytic = [p.grad.copy() for p in model.parameters()]
     frozen = [(layer, layer.frozen) for layer in model.layers if hasattr(layer, "frozen")]

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import os
@@ -187,6 +188,16 @@ class Sequential:
             if np.shape(arrays[key]) != value.shape:
                 raise ValueError(f"{key} must have shape {value.shape}, got {np.shape(arrays[key])}")
             value[...] = arrays[key]
+
+    @contextlib.contextmanager
+    def keeping_buffers(self) -> Iterator[None]:
+        """Training-mode passes inside leave the buffers (running statistics) as they were before."""
+        saved = [(buf, buf.copy()) for layer in self.layers for buf in layer.buffers.values()]
+        try:
+            yield
+        finally:
+            for buf, old in saved:
+                buf[...] = old
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Copy ``weights`` (as from ``get_weights``) into the parameters, in place."""
@@ -490,10 +501,12 @@ class Sequential:
     def inspect(self, X: Any, Y: Any, stats: Sequence[str] = ("grad_norm", "activation_mean")
                 ) -> dict[str, float]:
         """One backprop on (X, Y) and the per-layer statistics of that pass, e.g. the gradient norms
-        at initialisation: {"grad_norm/dense_1": ..., ...}.
+        at initialisation: {"grad_norm/dense_1": ..., ...}. The running statistics of BatchNorm layers are
+        left as they were.
         """
         X = self._check_x(X)
-        self.backprop(X, self._check_y(Y, X.shape[0]))
+        with self.keeping_buffers():
+            self.backprop(X, self._check_y(Y, X.shape[0]))
         return layer_stats(self.layers, list(stats))
 
     # ------------------------------------------------------------------ description and files

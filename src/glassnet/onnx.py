@@ -209,6 +209,17 @@ def _maxout(layer: gn.Maxout, g: Graph, x: str) -> str:
     return g.reduce_max(z, 2, "a")
 
 
+@converter(gn.BatchNorm)
+def _batch_norm(layer: gn.BatchNorm, g: Graph, x: str) -> str:
+    """z = gamma (x - running_mean) / sqrt(running_var + eps) + beta as one BatchNormalization node (inference;
+    (n, F) and (n, C, H, W) alike), then a = f(z)."""
+    running = layer.buffers
+    inputs = [x, g.weight(layer.gamma.value, "gamma"), g.weight(layer.beta.value, "beta"),
+              g.weight(running["running_mean"], "running_mean"), g.weight(running["running_var"], "running_var")]
+    z = g.op("BatchNormalization", inputs, "z", epsilon=layer.eps, momentum=layer.momentum)
+    return g.activation(layer, z)
+
+
 @converter(gn.Flatten)
 def _flatten(layer: gn.Flatten, g: Graph, x: str) -> str:
     return g.op("Flatten", [x], "a", axis=1)

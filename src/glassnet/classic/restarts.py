@@ -26,7 +26,8 @@ Build = Callable[[int], Sequential]
 @dataclass
 class RestartRun:
     """One run: its ``seed``, final training ``loss`` (last epoch; inf if it diverged), ``val_loss``
-    (None without validation data), trained ``weights``, per-epoch ``history`` and any ``error``."""
+    (None without validation data), trained ``weights``, per-epoch ``history``, any ``error`` and the trained
+    ``buffers`` (BatchNorm running statistics) by their file keys."""
 
     index: int
     seed: int
@@ -35,6 +36,7 @@ class RestartRun:
     weights: list[np.ndarray]
     history: dict[str, list[float]] = field(default_factory=dict)
     error: str | None = None
+    buffers: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,7 +97,7 @@ def _run(build: Build, seed: int, index: int, fit_kwargs: Mapping[str, Any],
             or fit_kwargs.get("validation_split"):
         val_loss = math.inf if error else history["val_loss"][-1]
     return RestartRun(index, seed, float(loss), None if val_loss is None else float(val_loss),
-                      model.get_weights(), history, error)
+                      model.get_weights(), history, error, _buffers(model))
 
 
 def _run_in_worker(payload: tuple[Build, Mapping[str, Any], Any], index: int, seed: int) -> RestartRun:
@@ -153,8 +155,15 @@ def restarts(build: Build, n: int, fit_kwargs: Mapping[str, Any], n_jobs: int = 
     best = runs[best_index]
     model = build(best.seed)
     model.set_weights(best.weights)
+    model.load_state_dict({**model.state_dict(), **best.buffers})
     history = History()
     history.history = {k: list(v) for k, v in best.history.items()}
     history.epoch = list(range(len(best.history.get("loss", []))))
     model.history = history
     return RestartsResult(runs, best_index, model, criterion)
+
+
+def _buffers(model: Sequential) -> dict[str, np.ndarray]:
+    """Copies of the model's buffers by file key ("layer1.running_mean", ...)."""
+    params = {f"layer{i}.{p.name}" for i, layer in enumerate(model.layers) for p in layer.params}
+    return {k: v for k, v in model.state_dict().items() if k not in params}

@@ -90,7 +90,17 @@ def sweepable() -> dict[str, Any]:
     return options
 
 
+_BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
 def _reader(action: argparse.Action, is_list: bool) -> Any:
+    if isinstance(action, argparse.BooleanOptionalAction):  # a switch such as --batch-norm: true or false
+        def read_switch(text: str) -> bool:
+            if text.strip().lower() not in _BOOLEANS:
+                raise ValueError(f"expected true or false, got {text!r}")
+            return _BOOLEANS[text.strip().lower()]
+
+        return read_switch
     convert = action.type or str
     what = {float: "a number", int: "a whole number"}.get(convert)
 

@@ -49,7 +49,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
-COMMON = {"l1": 0.0}
+COMMON = {"l1": 0.0, "batch_norm": False}
 """Settings every preset shares (presets may override them)."""
 MNIST_META = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
               "classes": list(range(10))}
@@ -82,6 +82,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l1", type=float, help="L1 penalty lambda on all weights (default 0)")
     p.add_argument("--l2", type=float, help="L2 penalty lambda on all weights")
     p.add_argument("--dropout", type=float, help="dropout rate after each hidden layer")
+    p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction,
+                   help="batch normalisation of each hidden dense layer's and each convolution's z, before its "
+                        "activation (default: off)")
     p.add_argument("--init", help="weight initialisation: auto, he, xavier, lecun, normal, standard_normal")
     p.add_argument("--early-stopping", type=int, metavar="N",
                    help="stop after N epochs without validation improvement (0: off)")
@@ -124,16 +127,23 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
                          f"{', '.join(OUTPUT_ACTIVATION)}")
     layers: list[gn.Layer] = []
     sizes = [784, *cfg["hidden"]]
+    act, bn = cfg["activation"], bool(cfg.get("batch_norm"))
+
+    def hidden(layer: type[gn.Layer], *args: Any, **kwargs: Any) -> list[gn.Layer]:
+        """A hidden layer computing z, then f; with batch norm z is normalised first: BatchNorm(z), then f."""
+        if not bn:
+            return [layer(*args, activation=act, **kwargs)]
+        return [layer(*args, **kwargs), gn.BatchNorm(activation=act)]
+
     if cfg["architecture"] == "cnn":
-        act = cfg["activation"]
-        layers += [gn.Reshape((1, 28, 28)), gn.Conv2D(1, 32, 5, activation=act), gn.MaxPool2D(2),
-                   gn.Conv2D(32, 64, 5, activation=act), gn.MaxPool2D(2), gn.Flatten()]
+        layers += [gn.Reshape((1, 28, 28)), *hidden(gn.Conv2D, 1, 32, 5), gn.MaxPool2D(2),
+                   *hidden(gn.Conv2D, 32, 64, 5), gn.MaxPool2D(2), gn.Flatten()]
         sizes[0] = 64 * 4 * 4
     elif cfg["architecture"] == "lstm":
         layers += [gn.Reshape((28, 28)), gn.LSTM(28, cfg["hidden"][0])]
         sizes = sizes[1:2]
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        layers.append(gn.Dense(n_in, n_out, activation=cfg["activation"], init=cfg["init"]))
+        layers += hidden(gn.Dense, n_in, n_out, init=cfg["init"])
         if cfg["dropout"]:
             layers.append(gn.Dropout(cfg["dropout"]))
     layers.append(gn.Dense(sizes[-1], 10, activation=OUTPUT_ACTIVATION[cfg["loss"]], init=cfg["init"]))
@@ -251,9 +261,10 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], int, Any, str |
     if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
         raise checkpoint.CheckpointError(f"{path} was not written by glassnet train")
     defaults = {"preset": "default", "seed": 0}  # an option left at its default counts as not given
-    given = {"preset": args.preset, "seed": args.seed, **{k: getattr(args, k, None) for k in PRESETS["default"]}}
+    given = {"preset": args.preset, "seed": args.seed,
+             **{k: getattr(args, k, None) for k in {**COMMON, **PRESETS["default"]}}}
     for key, value in given.items():
-        old = saved.get(key, saved["config"].get(key))
+        old = saved.get(key, saved["config"].get(key, COMMON.get(key)))
         if value is not None and value != defaults.get(key) and key != "epochs" and value != old:
             raise ValueError(f"--{key.replace('_', '-')} {value} differs from the run being resumed ({old}); a "
                              "resumed run keeps its settings (only --epochs may change)")

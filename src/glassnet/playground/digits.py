@@ -50,14 +50,15 @@ class ModelEntry:
             "test_accuracy": results.get("test_accuracy"),
             "layers": [{"index": i, "name": layer.name, "type": layer.describe(), "class": type(layer).__name__,
                         "output_shape": list(layer.output_shape), "params": layer.n_params,
-                        "has_units": bool(layer.params)}
+                        "has_units": _n_units(layer) > 0}
                        for i, layer in enumerate(m.layers)],
         }
 
-    def set_weights(self, weights: list[np.ndarray], source: str | None = None) -> None:
-        """Copy new weights in (the live model while it trains)."""
+    def set_state(self, state: dict[str, np.ndarray], source: str | None = None) -> None:
+        """Copy new weights and buffers (running statistics) in, as ``model.state_dict()`` gives them (the
+        live model while it trains)."""
         with self.lock:
-            self.model.set_weights(weights)
+            self.model.load_state_dict(state)
             self.version += 1
             if source is not None:
                 self.source = source
@@ -130,8 +131,8 @@ def _layer_record(layer: Layer, with_z: bool) -> dict[str, Any]:
                            "output_shape": list(layer.output_shape), "activations": rounded(layer.output[0], 4),
                            "identity": layer.identity_at_inference}  # dropout, noise, augmentation
     z = getattr(layer, "z", None)
-    if with_z and z is not None and z is not layer.output and z.ndim == 2 and getattr(layer, "W", None) is not None:
-        rec["z"] = rounded(z[0], 4)  # dense-like layers: one z per unit
+    if with_z and z is not None and z is not layer.output and z.ndim == 2 and z.shape == layer.output.shape:
+        rec["z"] = rounded(z[0], 4)  # dense-like layers (and BatchNorm): one z per unit
     h = getattr(layer, "h", None)
     if h is not None and h.ndim == 3:  # recurrent layers: the hidden state after every step
         rec["states"] = rounded(h[0], 4)

@@ -330,7 +330,7 @@ class Session:
 def _as_float64(model: Sequential) -> Sequential:
     """The same network computing in float64 (the playground's precision)."""
     copy = Sequential([type(layer)(**layer.get_config()) for layer in model.layers], dtype=np.float64)
-    copy.set_weights(model.get_weights())
+    copy.load_state_dict(model.state_dict())  # weights and buffers (running statistics)
     copy.meta = model.meta
     return copy
 

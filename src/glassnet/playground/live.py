@@ -122,7 +122,7 @@ class LiveTraining:
         finally:
             if st.get("status") in ("done", "stopped") and "model" in locals():
                 st["seconds"] = round(time.perf_counter() - start, 2)
-                entry.set_weights(model.get_weights(), f"trained here: preset {preset}, {st['epoch']} epochs")
+                entry.set_state(model.state_dict(), f"trained here: preset {preset}, {st['epoch']} epochs")
                 X_test, y_test = self.data.test_set()[:2]
                 st["test_accuracy"] = round(float(model.evaluate(X_test, y_test)["accuracy"]), 4)
                 self._pictures(model)
@@ -194,8 +194,8 @@ class _Watch(Callback):
     def _copy(self) -> None:
         self.last_copy = time.monotonic()
         st = self.live.status
-        self.entry.set_weights(self.model.get_weights(),
-                               f"training now: preset {self.preset}, epoch {st.get('epoch', 0) + 1} of {st['epochs']}")
+        self.entry.set_state(self.model.state_dict(),
+                             f"training now: preset {self.preset}, epoch {st.get('epoch', 0) + 1} of {st['epochs']}")
 
 
 def render_for(listener: dict[str, int]) -> Any:

@@ -64,14 +64,16 @@ def activation_functions(names: Sequence[Any] | None = None, path: str | os.Path
 
 
 def _dense_groups(model: Any) -> list[tuple[Any, Any]]:
-    """(Dense layer, last layer before the next Dense) pairs: the second's output is that layer's a."""
+    """(Dense layer, last layer before the next Dense) pairs: the second's output is that layer's a (a
+    BatchNorm after a Dense layer belongs to it: it normalises the units' z, one value per unit)."""
     from glassnet.layers import Dense
+    from glassnet.normalization import BatchNorm
 
     groups: list[list[Any]] = []
     for layer in getattr(model, "layers", None) or []:
         if isinstance(layer, Dense):
             groups.append([layer, layer])
-        elif layer.params:
+        elif layer.params and not (groups and isinstance(layer, BatchNorm)):
             raise ValueError(f"network_diagram draws Dense layers only, got {type(layer).__name__}")
         elif groups:
             groups[-1][1] = layer

@@ -287,10 +287,10 @@ def _outcome(trial: Trial, rung: int, budget: int | None, result: Any) -> tuple[
     return record, None
 
 
-def _save_best(task: Task, record: dict[str, Any], weights: list[np.ndarray], metric: str, log: TrialLog
+def _save_best(task: Task, record: dict[str, Any], weights: dict[str, np.ndarray], metric: str, log: TrialLog
                ) -> Sequential:
     model = task.build(record["params"], record["seed"])
-    model.set_weights(weights)
+    model.load_state_dict(weights)
     model.meta = {**task.meta(record["params"]),
                   "sweep": {k: record.get(k) for k in ("trial", "seed", "params", "epochs", metric,
                                                        report.test_metric(metric))}}

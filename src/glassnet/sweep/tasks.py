@@ -220,8 +220,9 @@ def one_line(e: BaseException) -> str:
 
 
 def run_trial(payload: Payload, trial: Trial, rung: int, epochs: int | None
-              ) -> tuple[dict[str, Any], list[np.ndarray] | None]:
-    """Train one trial; returns its record and, when it finished, the trained weights.
+              ) -> tuple[dict[str, Any], dict[str, np.ndarray] | None]:
+    """Train one trial; returns its record and, when it finished, the trained model's ``state_dict()``
+    (weights and buffers).
 
     A trial that raises (a diverging loss, a bad setting) is a record with status "failed" and the error's
     first line, never an exception: the sweep goes on.
@@ -235,7 +236,7 @@ def run_trial(payload: Payload, trial: Trial, rung: int, epochs: int | None
             model = payload.task.build(trial.params, trial.seed)
             history = payload.task.fit(model, trial.params, trial.seed, epochs, payload.data)
             record.update(status="ok", **measure(model, history, payload.data))
-        weights = model.get_weights()
+        weights = model.state_dict()  # the parameters and the buffers (running statistics)
     except Exception as e:
         record.update(status="failed", error=one_line(e))
     record.update(seconds=round(time.perf_counter() - start, 4), worker=worker_name())
