@@ -35,8 +35,8 @@ def test_encode_decode_shapes_and_reconstruct_is_decode_of_encode():
     assert Z.shape == (64, 3) and Z.dtype == np.float32 and ae.code_shape == (3,)
     R = ae.decode(Z)
     assert R.shape == X.shape and R.dtype == np.float32
-    np.testing.assert_allclose(ae.reconstruct(X), R, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(ae.encode(X, batch_size=5), Z, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ae.reconstruct(X), R, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ae.encode(X, batch_size=5), Z, rtol=1e-6, atol=1e-6)
     assert [layer.name for layer in ae.model.layers] == [
         "encoder_1", "encoder_2", "code", "decoder_1", "decoder_2", "reconstruction"]
     assert ae.code_layer == 3 and len(ae.encoder_layers) == 3 and len(ae.decoder_layers) == 3
