@@ -170,6 +170,15 @@ def test_first_layer_skips_the_input_gradient(rng):
     assert model.layers[0].backward(np.ones((3, 2, 3, 3), np.float32)) is None
 
 
+def test_no_input_gradient_before_the_first_weights():
+    model = gn.Sequential([gn.Reshape((1, 6, 6)), Conv2D(1, 2, 3), MaxPool2D(2), Conv2D(2, 2, 2), gn.Flatten(),
+                           gn.Dense(None, 2, activation="softmax")], input_shape=(36,)).compile("cross_entropy")
+    assert [layer.needs_input_grad for layer in model.layers] == [False, False, True, True, True, True]
+    X, y = np.random.default_rng(0).random((4, 36)), np.array([0, 1, 0, 1])
+    model.inspect(X.astype(np.float32), y)
+    assert np.abs(model.layers[1].W.grad).sum() > 0
+
+
 # ----------------------------------------------------------------------------- shapes, files, training
 def test_shapes_and_summary():
     model = gn.Sequential([Conv2D(1, 4, 5, padding=2, activation="relu"), MaxPool2D(2),

@@ -6,7 +6,8 @@ shape (n H' W', kh kw C) and the kernels unrolled to W_col of shape (kh kw C, C'
     z = X_col W_col + b,    a = f(z),    delta = dC/dz = (dC/da) * f'(z),
     dC/dW = X_col^T delta,  dC/db = sum delta,  dC/dx = col2im(delta W_col^T),
 
-where col2im adds each patch's gradient back onto the pixels it was cut from. Layers compute in
+where col2im adds each patch's gradient back onto the pixels it was cut from (computed one kernel
+offset (u, v) at a time: delta W[:, :, u, v]^T added onto the pixels that offset reads). Layers compute in
 channels-last memory and hand on (n, C, H, W) views of it, so consecutive conv / pool layers never
 transpose their data; any strides are accepted on input.
 """
@@ -152,11 +153,16 @@ class Conv2D(Activated):
             return None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, c, h, w = self.input.shape
-        dcols = (d @ self._w_col().T).reshape(n, ho, wo, kh, kw, c)
+        # col2im: patch entry (u, v) came from pixel (s i + u, s j + v), so dC/dx[s i + u, s j + v] gets
+        # delta[i, j] W[:, :, u, v]; one product per (u, v) lands in a contiguous buffer that is added
+        # as one block, instead of strided columns of the whole product delta W_col^T
+        w_uv = np.ascontiguousarray(self.W.value.transpose(2, 3, 0, 1))  # (kh, kw, C', C)
+        part = np.empty((n * ho * wo, c), dtype=delta.dtype)
         dx = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=delta.dtype)
-        for u in range(kh):  # col2im: patch entry (u, v) came from pixel (s i + u, s j + v)
+        for u in range(kh):
             for v in range(kw):
-                dx[:, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += dcols[:, :, :, u, v]
+                np.matmul(d, w_uv[u, v], out=part)
+                dx[:, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += part.reshape(n, ho, wo, c)
         return dx[:, ph:ph + h, pw:pw + w].transpose(0, 3, 1, 2)
 
     def get_config(self) -> dict[str, Any]:

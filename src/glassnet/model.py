@@ -88,7 +88,10 @@ class Sequential:
             if hasattr(layer, "link"):
                 layer.link(self.layers)
         self.output_shape = shape
-        self.layers[0].needs_input_grad = False
+        for layer in self.layers:  # dC/dx of the data is never needed, nor anything behind the first weights
+            layer.needs_input_grad = False
+            if layer.params:
+                break
         self._pack_parameters()
 
     def _pack_parameters(self) -> None:
