@@ -105,6 +105,11 @@ class Layer:
         self.b = Parameter(b.astype(dtype), "b", regularize=False)
         self.params = [self.W, self.b]
 
+    def entries_per_sample(self) -> int:
+        """Array entries a forward pass keeps per sample (the output; more for recurrent layers): it
+        sizes the chunks of inference."""
+        return int(np.prod(self.output_shape))
+
     def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         """The shape of each parameter and buffer (by name) that ``build(input_shape, ...)`` creates,
         computed without building: loading checks a file's arrays against it before allocating any."""
