@@ -261,3 +261,18 @@ def test_a_small_cnn_learns_bar_orientation_reproducibly(rng):
     again, history2 = train()
     assert history2.history["loss"] == history.history["loss"]
     np.testing.assert_array_equal(again.layers[0].W.value, model.layers[0].W.value)
+
+
+def test_batch_split_over_threads_gives_the_unsplit_result(rng, monkeypatch):
+    import glassnet._blas as blas
+
+    x = rng.normal(size=(5, 2, 7, 6))
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(blas, "blas_thread_count", lambda threads=threads: threads)
+        layer = built(Conv2D(2, 3, 3, stride=(2, 1), padding=1, activation="tanh"), (2, 7, 6))
+        out = layer.forward(x, training=True)
+        grad = rng.normal(size=out.shape) if not runs else runs[0][2]
+        runs.append((out, layer.backward(grad.copy()), grad, layer.W.grad.copy(), layer.forward(x)))
+    for a, b in zip(runs[0], runs[1], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)

@@ -122,7 +122,7 @@ PART_MIN_ROWS = 16
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
-def in_parts(n: int, fn: Callable[[slice], None], serial: bool = False) -> None:
+def in_parts(n: int, fn: Callable[[slice], None], serial: bool = False, min_rows: int = PART_MIN_ROWS) -> None:
     """``fn(rows)`` for consecutive blocks of ``range(n)``, one per BLAS thread, run concurrently, each
     block's products on one BLAS thread.
 
@@ -131,9 +131,9 @@ def in_parts(n: int, fn: Callable[[slice], None], serial: bool = False) -> None:
     NumPy's elementwise operations run on one core; blocks of rows in threads of their own (NumPy
     releases the GIL inside both) use every core for all of it. The blocks depend only on n and the
     thread count, so results are the same from run to run. With one thread, or fewer than 2
-    ``PART_MIN_ROWS`` rows, ``fn`` sees all rows at once (inside ``one_thread`` when ``serial``).
+    ``min_rows`` rows, ``fn`` sees all rows at once (inside ``one_thread`` when ``serial``).
     """
-    parts = min(blas_thread_count(), n // PART_MIN_ROWS)
+    parts = min(blas_thread_count(), n // min_rows)
     if parts <= 1:
         with one_thread if serial else contextlib.nullcontext():
             fn(slice(0, n))

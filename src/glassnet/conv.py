@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from glassnet._blas import in_parts
 from glassnet.layers import Activated, Layer, Shape, check_init, init_weights, register
 from glassnet.schema import IntPair
 
@@ -113,8 +114,9 @@ class Conv2D(Activated):
         """W (C', C, kh, kw) unrolled to W_col (kh kw C, C'), the row order of the patch matrix."""
         return self.W.value.transpose(2, 3, 1, 0).reshape(-1, self.out_channels)
 
-    def _im2col(self, x: np.ndarray) -> np.ndarray:
-        """The patch matrix X_col (n H' W', kh kw C) of a batch x (n, C, H, W): one row per output pixel."""
+    def _im2col(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The patch matrix X_col (n H' W', kh kw C) of a batch x (n, C, H, W): one row per output pixel
+        (written into ``out`` when given)."""
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         x = x.transpose(0, 2, 3, 1)  # (n, H, W, C) view
@@ -123,21 +125,34 @@ class Conv2D(Activated):
             xp[:, ph:ph + h, pw:pw + w] = x
             x = xp
         patches = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (n, H', W', C, kh, kw)
-        return patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * c)
+        patches = patches.transpose(0, 1, 2, 4, 5, 3)
+        if out is None:
+            return patches.reshape(-1, kh * kw * c)
+        out.reshape(patches.shape)[...] = patches
+        return out
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
         n = x.shape[0]
         k, (_, ho, wo) = self.out_channels, self.output_shape
-        z = np.empty((n, ho, wo, k), dtype=np.result_type(x, self.W.value))
+        dtype = np.result_type(x, self.W.value)
+        z = np.empty((n, ho, wo, k), dtype=dtype)
         w_col = self._w_col()
+        pixels = ho * wo
         # training keeps X_col for backward; inference builds it in chunks of about _COLS_LIMIT entries
-        step = n if training else max(1, _COLS_LIMIT // (ho * wo * w_col.shape[0]))
-        for i in range(0, n, step):
-            cols = self._im2col(x[i:i + step])
-            np.matmul(cols, w_col, out=z[i:i + step].reshape(-1, k))
+        step = max(1, _COLS_LIMIT // (pixels * w_col.shape[0]))
+        keep = training or step >= n
+        cols = np.empty((n * pixels, w_col.shape[0]), dtype=dtype) if keep else None
+
+        def rows(block: slice) -> None:  # im2col and z = X_col W_col for the images of block, on one thread
+            for i in range(block.start, block.stop, n if keep else step):
+                j = block.stop if keep else min(block.stop, i + step)
+                out = None if cols is None else cols[i * pixels:j * pixels]
+                np.matmul(self._im2col(x[i:j], out), w_col, out=z[i:j].reshape(-1, k))
+
+        in_parts(n, rows, min_rows=2)
         z += self.b.value
-        self.cols = cols if step >= n else None  # backward rebuilds it if dropped
+        self.cols = cols  # None when dropped: backward rebuilds it
         return self._activate(z.transpose(0, 3, 1, 2), training)
 
     def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
@@ -157,12 +172,19 @@ class Conv2D(Activated):
         # delta[i, j] W[:, :, u, v]; one product per (u, v) lands in a contiguous buffer that is added
         # as one block, instead of strided columns of the whole product delta W_col^T
         w_uv = np.ascontiguousarray(self.W.value.transpose(2, 3, 0, 1))  # (kh, kw, C', C)
-        part = np.empty((n * ho * wo, c), dtype=delta.dtype)
         dx = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=delta.dtype)
-        for u in range(kh):
-            for v in range(kw):
-                np.matmul(d, w_uv[u, v], out=part)
-                dx[:, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += part.reshape(n, ho, wo, c)
+        d_img = d.reshape(n, ho * wo, k)
+
+        def rows(block: slice) -> None:  # the images of block, on one thread
+            m = block.stop - block.start
+            part = np.empty((m * ho * wo, c), dtype=delta.dtype)
+            d_block, dx_block = d_img[block].reshape(-1, k), dx[block]
+            for u in range(kh):
+                for v in range(kw):
+                    np.matmul(d_block, w_uv[u, v], out=part)
+                    dx_block[:, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += part.reshape(m, ho, wo, c)
+
+        in_parts(n, rows, min_rows=2)
         return dx[:, ph:ph + h, pw:pw + w].transpose(0, 3, 1, 2)
 
     def get_config(self) -> dict[str, Any]:
