@@ -270,7 +270,7 @@ class _Pool2D(Layer):
 class MaxPool2D(_Pool2D):
     """a[n, c, i, j] = max of x[n, c] over the window at (s i, s j); the gradient goes to the window's
     maximum only (the first in row-major order on ties). ``argmax`` keeps each window's winning offset
-    u pw + v.
+    u pw + v (found in training; after an inference pass, by the first ``backward``).
     """
 
     def __init__(self, pool_size: Pair = 2, stride: Pair | None = None, name: str | None = None) -> None:
@@ -278,23 +278,29 @@ class MaxPool2D(_Pool2D):
         self.argmax: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The maxima; ``argmax`` too in training (inference leaves it to a later ``backward``)."""
         self.input = x
+        self.output, self.argmax = self._max(x, training)
+        return self.output
+
+    def _max(self, x: np.ndarray, with_argmax: bool) -> tuple[np.ndarray, np.ndarray | None]:
         slices = self._windows(x.shape)
         out = x[slices[0]].copy(order="K")
-        arg = np.zeros_like(out, dtype=np.int8 if len(slices) <= 127 else np.int32)
+        arg = np.zeros_like(out, dtype=np.int8 if len(slices) <= 127 else np.int32) if with_argmax else None
         for k, sl in enumerate(slices[1:], 1):
             v = x[sl]
-            wins = v > out  # strict: a tie keeps the earlier offset
+            if arg is not None:
+                wins = v > out  # strict: a tie keeps the earlier offset
+                arg *= ~wins  # arg <- k where the new entry wins (arithmetic: masked writes are slow)
+                arg += wins * arg.dtype.type(k)
             np.maximum(out, v, out=out)
-            arg *= ~wins  # arg <- k where the new entry wins (arithmetic: masked writes are slow)
-            arg += wins * arg.dtype.type(k)
-        self.argmax = arg
-        self.output = out
-        return out
+        return out, arg
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         if not self.needs_input_grad:
             return None
+        if self.argmax is None:
+            self.argmax = self._max(self.input, True)[1]
         grad = self._as_output_layout(grad)
         return self._scatter(np.zeros_like(self.input), self._windows(self.input.shape),
                              lambda k: grad * (self.argmax == k))
