@@ -14,8 +14,11 @@ repeated, up to ``--retries`` times; one still disturbed is marked ``*``. Before
 script waits (up to ``--max-wait`` seconds) for both signs of load to go.
 
 Also printed: the machine's float32 matrix-multiply peak (a 4096 x 4096 sgemm, NumPy and PyTorch) and the
-share of it each run reaches; glassnet's ``cnn`` preset (a LeNet-style CNN, batch 64, Adam) against the
-same network in PyTorch, timed on the first ``--cnn-limit`` images and scaled to a full epoch; the time to
+share of it each run reaches; glassnet's ``cnn`` and ``lstm`` presets without dropout (a LeNet-style CNN and
+an LSTM reading the image's rows, batch 64, Adam) against the same networks in PyTorch, timed on the first
+``--cnn-limit`` images and scaled to a full epoch; the cnn's inference throughput (images per second of
+``predict`` on ``--predict-limit`` test images) against PyTorch's; a check that the PyTorch loops compute
+what glassnet computes (from the same weights, the same losses, weights and predictions); the time to
 98% test accuracy of glassnet's ``default`` preset against the same network in PyTorch; and the wall time
 and peak memory of ``glassnet predict`` on one picture against the same prediction written with PyTorch
 (``bench/predict_torch.py``).
