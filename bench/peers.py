@@ -295,57 +295,89 @@ def train_numpy(net: Net, bs: int, X: np.ndarray, y: np.ndarray, epochs: int, se
 TRAINERS = {"glassnet": train_glassnet, "torch": train_torch, "sklearn": train_sklearn, "numpy": train_numpy}
 
 
-# ----------------------------------------------------------------------------- CNN (glassnet and PyTorch)
-CNN_LABEL = "`cnn` preset: conv 32@5x5-pool-conv 64@5x5-pool-256-10 relu, dropout 0.3, softmax CE, Adam"
+# ----------------------------------------------------------------------------- cnn and lstm presets (glassnet, PyTorch)
+PRESET_LABELS = {
+    "cnn": "`cnn` preset: conv 32@5x5-pool-conv 64@5x5-pool-256-10 relu, softmax CE, Adam",
+    "lstm": "`lstm` preset: LSTM(28 -> 128) over the 28 rows-10, softmax CE, Adam",
+}
 
 
-def cnn_preset() -> dict[str, Any]:
+def preset(name: str) -> dict[str, Any]:
+    """glassnet's ``cnn`` or ``lstm`` preset without dropout (the lstm preset has none anyway)."""
     from glassnet.commands.train import PRESETS
 
-    return dict(PRESETS["cnn"])
+    return {**PRESETS[name], "dropout": 0.0}
 
 
-def train_glassnet_cnn(bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
-                       shuffle: bool = True) -> dict[str, Any]:
-    """glassnet's ``cnn`` preset exactly as ``glassnet train`` builds it: Reshape(1, 28, 28) - Conv2D(1, 32,
-    5, relu) - MaxPool2D(2) - Conv2D(32, 64, 5, relu) - MaxPool2D(2) - Flatten - Dense(1024, 256, relu) -
-    Dropout(0.3) - Dense(256, 10, softmax), cross-entropy, Adam eta = 1e-3 * 0.7^epoch; no validation."""
+def glassnet_preset(name: str, seed: int) -> Any:
+    """The compiled model exactly as ``glassnet train --preset name --dropout 0`` builds it."""
     from glassnet.commands.train import build
 
-    model = build(cnn_preset(), seed)
-    clock, history = _fit_timed(model, X, y, epochs, bs, shuffle, seed)
+    return build(preset(name), seed)
+
+
+def train_glassnet_preset(name: str, bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
+                          shuffle: bool = True) -> dict[str, Any]:
+    """glassnet's preset network, cross-entropy, Adam eta = lr * decay^epoch; no validation."""
+    clock, history = _fit_timed(glassnet_preset(name, seed), X, y, epochs, bs, shuffle, seed)
     return clock.result(history["loss"])
 
 
-def torch_cnn(dropout: float) -> Any:
-    """The ``cnn`` preset in PyTorch; the flat 784-pixel rows are unflattened to (1, 28, 28) images."""
+def torch_preset(name: str, seed: int) -> Any:
+    """The preset's network in PyTorch, from the weights glassnet initialises with the same seed. The
+    flat 784-pixel rows are unflattened to (1, 28, 28) images or 28 rows of 28 pixels. Conv2D's W is
+    (C', C, kh, kw) like ``nn.Conv2d.weight``; Dense's W is transposed; the LSTM's gate blocks
+    [i f o g] of W_x (28, 4H), W_h (H, 4H) and b are reordered to PyTorch's [i f g o] rows."""
+    import torch
     from torch import nn
 
-    return nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(64 * 4 * 4, 256), nn.ReLU(), nn.Dropout(dropout), nn.Linear(256, 10))
+    ours = [layer for layer in glassnet_preset(name, seed).layers if layer.params]
+    if name == "cnn":
+        model = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(64 * 4 * 4, 256), nn.ReLU(), nn.Linear(256, 10))
+        learned = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+        arrays = [(layer.W.value if isinstance(m, nn.Conv2d) else layer.W.value.T, layer.b.value)
+                  for m, layer in zip(learned, ours, strict=True)]
+        with torch.no_grad():
+            for m, (w, b) in zip(learned, arrays, strict=True):
+                m.weight.copy_(torch.from_numpy(np.ascontiguousarray(w)))
+                m.bias.copy_(torch.from_numpy(b))
+        return model
+    hid = ours[0].n_hidden
+
+    class LastStep(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(28, hid, batch_first=True)
+            self.dense = nn.Linear(hid, 10)
+
+        def forward(self, x: Any) -> Any:
+            out, _ = self.lstm(x.view(-1, 28, 28))
+            return self.dense(out[:, -1])
+
+    model = LastStep()
+    order = np.concatenate([np.arange(k * hid, (k + 1) * hid) for k in (0, 1, 3, 2)])  # [i f o g] -> [i f g o]
+    lstm, dense = ours
+    with torch.no_grad():
+        model.lstm.weight_ih_l0.copy_(torch.from_numpy(np.ascontiguousarray(lstm.W_x.value[:, order].T)))
+        model.lstm.weight_hh_l0.copy_(torch.from_numpy(np.ascontiguousarray(lstm.W_h.value[:, order].T)))
+        model.lstm.bias_ih_l0.copy_(torch.from_numpy(lstm.b.value[order]))
+        model.lstm.bias_hh_l0.zero_()
+        model.dense.weight.copy_(torch.from_numpy(np.ascontiguousarray(dense.W.value.T)))
+        model.dense.bias.copy_(torch.from_numpy(dense.b.value))
+    return model
 
 
-def train_torch_cnn(bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
-                    shuffle: bool = True) -> dict[str, Any]:
-    """The same network in PyTorch, from the weights glassnet initialises with the same seed (Conv2D's W
-    is (C', C, kh, kw) like ``nn.Conv2d.weight``; Dense's W is transposed), Adam with ExponentialLR;
-    data handling as in ``train_torch``."""
+def train_torch_preset(name: str, bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: int,
+                       shuffle: bool = True) -> dict[str, Any]:
+    """The same network in PyTorch, Adam with ExponentialLR; data handling as in ``train_torch``."""
     import torch
     import torch.nn.functional as F
 
-    from glassnet.commands.train import build
-
-    cfg = cnn_preset()
+    cfg = preset(name)
     torch.manual_seed(seed)
-    model = torch_cnn(cfg["dropout"])
-    learned = [m for m in model if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    ours = [layer for layer in build(cfg, seed).layers if hasattr(layer, "W")]
-    with torch.no_grad():
-        for m, layer in zip(learned, ours, strict=True):
-            W = layer.W.value if isinstance(m, torch.nn.Conv2d) else layer.W.value.T
-            m.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
-            m.bias.copy_(torch.from_numpy(layer.b.value))
+    model = torch_preset(name, seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg["decay"])
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
@@ -368,7 +400,34 @@ def train_torch_cnn(bs: int, X: np.ndarray, y: np.ndarray, epochs: int, seed: in
     return clock.result(losses)
 
 
-CNN_TRAINERS = {"glassnet": train_glassnet_cnn, "torch": train_torch_cnn}
+PRESET_TRAINERS = {"glassnet": train_glassnet_preset, "torch": train_torch_preset}
+
+
+def predict_rate(peer: str, name: str, X: np.ndarray, rounds: int, seed: int = 0) -> dict[str, Any]:
+    """Images per second of inference with the preset's network on X, the best of ``rounds`` passes after
+    one warm-up: glassnet ``model.predict(X)``; PyTorch ``model(X)`` in eval mode under ``no_grad``, in
+    chunks of 1,000 images. Also the predicted classes, so the two can be compared."""
+    if peer == "glassnet":
+        model = glassnet_preset(name, seed)
+
+        def run() -> np.ndarray:
+            return model.predict(X)
+    else:
+        import torch
+
+        model = torch_preset(name, seed).eval()
+        Xt = torch.from_numpy(X)
+
+        def run() -> np.ndarray:
+            with torch.no_grad():
+                return torch.cat([model(Xt[i:i + 1000]) for i in range(0, len(Xt), 1000)]).numpy()
+    out = run()
+    clock = Clock()
+    for _ in range(rounds):
+        clock.start()
+        run()
+        clock.stop()
+    return clock.result([], rate=[X.shape[0] / w for w in clock.wall], classes=out.argmax(axis=1).tolist())
 
 
 # ----------------------------------------------------------------------------- time to 98% test accuracy

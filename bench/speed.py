@@ -14,8 +14,11 @@ repeated, up to ``--retries`` times; one still disturbed is marked ``*``. Before
 script waits (up to ``--max-wait`` seconds) for both signs of load to go.
 
 Also printed: the machine's float32 matrix-multiply peak (a 4096 x 4096 sgemm, NumPy and PyTorch) and the
-share of it each run reaches; glassnet's ``cnn`` preset (a LeNet-style CNN, batch 64, Adam) against the
-same network in PyTorch, timed on the first ``--cnn-limit`` images and scaled to a full epoch; the time to
+share of it each run reaches; glassnet's ``cnn`` and ``lstm`` presets without dropout (a LeNet-style CNN and
+an LSTM reading the image's rows, batch 64, Adam) against the same networks in PyTorch, timed on the first
+``--cnn-limit`` images and scaled to a full epoch; the cnn's inference throughput (images per second of
+``predict`` on ``--predict-limit`` test images) against PyTorch's; a check that the PyTorch loops compute
+what glassnet computes (from the same weights, the same losses, weights and predictions); the time to
 98% test accuracy of glassnet's ``default`` preset against the same network in PyTorch; and the wall time
 and peak memory of ``glassnet predict`` on one picture against the same prediction written with PyTorch
 (``bench/predict_torch.py``).
@@ -40,8 +43,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 ROWS = [("relu", 128), ("relu", 32), ("nielsen", 10), ("3b1b", 100)]
-CNN_ROW = "cnn"  # glassnet's cnn preset against PyTorch only: scikit-learn and the NumPy loop have no convolutions
-CNN_PEERS = ["glassnet", "torch"]
+PRESET_ROWS = ["cnn", "lstm"]  # glassnet's presets against PyTorch only: the others have no convolutions or LSTMs
+PRESET_PEERS = ["glassnet", "torch"]
 PEERS = ["glassnet", "torch", "sklearn", "numpy"]
 PEER_NAMES = {"glassnet": "glassnet", "torch": "PyTorch", "sklearn": "scikit-learn", "numpy": "NumPy loop"}
 PEER_MODULES = {"torch": "torch", "sklearn": "sklearn"}
@@ -68,19 +71,51 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     X, y = np.load(data / "X_train.npy"), np.load(data / "y_train.npy")
     import peers
 
-    if task == "train" and spec["net"] == CNN_ROW:
+    if task == "train" and spec["net"] in PRESET_ROWS:
         X, y = X[:spec["limit"]], y[:spec["limit"]]
-        return peers.CNN_TRAINERS[spec["peer"]](spec["bs"], X, y, spec["epochs"], spec["seed"])
+        return peers.PRESET_TRAINERS[spec["peer"]](spec["net"], spec["bs"], X, y, spec["epochs"], spec["seed"])
+    if task == "check":
+        return peer_check(X, y)
     if task == "train":
         fn = peers.TRAINERS[spec["peer"]]
         out = fn(peers.NETS[spec["net"]], spec["bs"], X, y, spec["epochs"], spec["seed"])
         out.pop("weights", None)
         return out
     Xt, yt = np.load(data / "X_test.npy"), np.load(data / "y_test.npy")
+    if task == "rate":
+        return peers.predict_rate(spec["peer"], spec["net"], Xt[:spec["limit"]], spec["rounds"], spec["seed"])
     if spec["peer"] == "glassnet":
         return peers.to98_glassnet(X, y, Xt, yt, spec["seed"], spec["target"], spec["max_epochs"],
                                    spec.get("save"))
     return peers.to98_torch(X, y, Xt, yt, spec["seed"], spec["target"], spec["max_epochs"])
+
+
+def peer_check(X: Any, y: Any) -> dict[str, float]:
+    """Do the PyTorch peers compute what glassnet computes? On 200 training images: the dense networks
+    trained for 2 epochs from the same weights without shuffling (largest relative loss difference,
+    largest weight difference), and the cnn and lstm presets' initial predictions (largest
+    probability difference)."""
+    import numpy as np
+    import peers
+    import torch
+
+    X, y = X[:200], y[:200]
+    out: dict[str, float] = {}
+    for net in ("relu", "nielsen"):
+        spec = peers.NETS[net]
+        init = peers.initial_weights(spec, seed=0)
+        ours = peers.train_glassnet(spec, 20, X, y, epochs=2, seed=0, init=init, shuffle=False)
+        theirs = peers.train_torch(spec, 20, X, y, epochs=2, seed=0, init=init, shuffle=False)
+        out[f"{net} loss"] = float(np.max(np.abs(np.subtract(ours["loss"], theirs["loss"])) / theirs["loss"]))
+        pairs = [ab for wa, wb in zip(ours["weights"], theirs["weights"], strict=True)
+                 for ab in zip(wa, wb, strict=True)]
+        out[f"{net} weights"] = max(float(np.max(np.abs(a - b))) for a, b in pairs)
+    for name in PRESET_ROWS:
+        ours = peers.glassnet_preset(name, 0).predict(X)
+        with torch.no_grad():
+            theirs = torch.softmax(peers.torch_preset(name, 0).eval()(torch.from_numpy(X)), dim=1).numpy()
+        out[f"{name} predict"] = float(np.max(np.abs(ours - theirs)))
+    return out
 
 
 def _sgemm_peak(lib: str, n: int) -> float:
@@ -119,7 +154,7 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def run_child(spec: dict[str, Any], threads: int) -> dict[str, Any]:
-    needs_torch = spec.get("peer") == "torch" or spec.get("lib") == "torch" or spec["task"] == "convert"
+    needs_torch = spec.get("peer") == "torch" or spec.get("lib") == "torch" or spec["task"] in ("convert", "check")
     spec = {**spec, "torch_threads": threads if needs_torch else 0}
     proc = subprocess.run([sys.executable, str(HERE / "speed.py"), "--worker", json.dumps(spec)],
                           env=thread_env(threads), capture_output=True, text=True)
@@ -227,23 +262,42 @@ def measure_child(args: argparse.Namespace, spec: dict[str, Any], retries: int) 
     return best
 
 
-def measure_cnn(args: argparse.Namespace, data: Path, peers_ok: list[str], log: Any) -> dict:
-    """{peer: {"epochs": [...], ...}} for the cnn preset on the first ``--cnn-limit`` images; the seconds
-    are those of the subset (the report scales them to a full epoch)."""
-    row: dict = {}
+def measure_presets(args: argparse.Namespace, data: Path, nets: list[str], peers_ok: list[str], log: Any) -> dict:
+    """{net: {peer: {"epochs": [...], ...}}} for the cnn and lstm presets on the first ``--cnn-limit``
+    images, nets and peers interleaved; the seconds are those of the subset (the report scales them to a
+    full epoch)."""
+    rows: dict = {}
     for rep in range(args.cnn_repeats):
-        for peer in [q for q in CNN_PEERS if q in peers_ok]:
-            spec = {"task": "train", "peer": peer, "net": CNN_ROW, "bs": args.cnn_batch, "epochs": args.epochs,
-                    "seed": rep, "data": str(data), "limit": args.cnn_limit}
-            worst, out = measure_child(args, spec, args.cnn_retries)
-            entry = row.setdefault(peer, {"epochs": [], "cpu": [], "disturbed": False, "loss": []})
-            entry["epochs"] += out["wall"][args.warmup:]
-            entry["cpu"] += out["cpu"][args.warmup:]
-            entry["loss"].append(out["loss"][-1])
-            entry["disturbed"] |= worst > args.max_foreign
-            print(f"  {CNN_ROW}-{args.cnn_batch} {peer:8s} rep {rep}: " + " ".join(f"{t:.3f}" for t in out["wall"])
-                  + f" s per {args.cnn_limit:,} images (disturbance {worst:.0%})", file=log, flush=True)
-    return row
+        for net in nets:
+            row = rows.setdefault(net, {})
+            for peer in [q for q in PRESET_PEERS if q in peers_ok]:
+                spec = {"task": "train", "peer": peer, "net": net, "bs": args.cnn_batch, "epochs": args.epochs,
+                        "seed": rep, "data": str(data), "limit": args.cnn_limit}
+                worst, out = measure_child(args, spec, args.cnn_retries)
+                entry = row.setdefault(peer, {"epochs": [], "cpu": [], "disturbed": False, "loss": []})
+                entry["epochs"] += out["wall"][args.warmup:]
+                entry["cpu"] += out["cpu"][args.warmup:]
+                entry["loss"].append(out["loss"][-1])
+                entry["disturbed"] |= worst > args.max_foreign
+                print(f"  {net}-{args.cnn_batch} {peer:8s} rep {rep}: " + " ".join(f"{t:.3f}" for t in out["wall"])
+                      + f" s per {args.cnn_limit:,} images (disturbance {worst:.0%})", file=log, flush=True)
+    return rows
+
+
+def measure_rates(args: argparse.Namespace, data: Path, peers_ok: list[str], log: Any) -> dict:
+    """{peer: {"rate": [...], ...}}: images per second of the cnn preset's inference on the first
+    ``--predict-limit`` test images, one child per peer and round, interleaved."""
+    out: dict = {}
+    for rep in range(args.cnn_repeats):
+        for peer in [q for q in PRESET_PEERS if q in peers_ok]:
+            spec = {"task": "rate", "peer": peer, "net": "cnn", "seed": 0, "data": str(data),
+                    "limit": args.predict_limit, "rounds": 3}
+            wait_until_quiet(args.max_foreign, args.max_wait)
+            res = run_child(spec, args.threads)
+            entry = out.setdefault(peer, {"rate": [], "classes": res["classes"]})
+            entry["rate"].append(max(res["rate"]))
+            print(f"  cnn predict {peer:8s} rep {rep}: {max(res['rate']):,.0f} images/s", file=log, flush=True)
+    return out
 
 
 def measure_to98(args: argparse.Namespace, data: Path, peers_ok: list[str], model_path: Path,
@@ -336,7 +390,9 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
 
 
 def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: dict, pred: dict,
-           peers_ok: list[str], n_train: int, cnn: dict | None = None) -> str:
+           peers_ok: list[str], n_train: int, presets: dict | None = None, rates: dict | None = None,
+           check: dict | None = None) -> str:
+    import numpy as np
     import peers
 
     lines = [f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, NumPy {info['numpy']}"
@@ -376,22 +432,39 @@ def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: 
                     v = med[(net, bs)].get(p)
                     cells.append(f"{gflop / v:.0f} GFLOP/s ({gflop / v / best_peak:.0%})" if v else "-")
                 lines.append("| " + " | ".join(cells) + " |")
-    if cnn:
+    if presets:
         scale = n_train / args.cnn_limit
-        sec = {p: statistics.median(v["epochs"]) * scale for p, v in cnn.items()}
-        g, t = sec.get("glassnet"), sec.get("torch")
-        others = [PEER_NAMES[p] for p in peers_ok if p not in CNN_PEERS]
+        others = [PEER_NAMES[p] for p in peers_ok if p not in PRESET_PEERS]
         if lines[-1]:
             lines.append("")
-        lines += [f"Seconds per {n_train:,}-image epoch of glassnet's `cnn` preset against the same network "
-                  f"in PyTorch (median of {args.cnn_repeats}; timed on the first {args.cnn_limit:,} images and "
-                  f"scaled by {scale:g}):", "",
+        lines += [f"Seconds per {n_train:,}-image epoch of glassnet's `cnn` and `lstm` presets (without dropout) "
+                  f"against the same networks in PyTorch (median of {args.cnn_repeats}; timed on the first "
+                  f"{args.cnn_limit:,} images and scaled by {scale:g}):", "",
                   "| network | batch | glassnet | PyTorch | ratio |" + "".join(f" {o} |" for o in others),
-                  "|---|---:|---:|---:|---:|" + "---:|" * len(others),
-                  f"| {peers.CNN_LABEL} | {args.cnn_batch} | {_cell(g, cnn.get('glassnet'), 1)} | "
-                  f"{_cell(t, cnn.get('torch'), 1)} | {fmt_ratio(g, t)} |" + " — |" * len(others)]
+                  "|---|---:|---:|---:|---:|" + "---:|" * len(others)]
+        for net, row in presets.items():
+            sec = {p: statistics.median(v["epochs"]) * scale for p, v in row.items()}
+            g, t = sec.get("glassnet"), sec.get("torch")
+            lines.append(f"| {peers.PRESET_LABELS[net]} | {args.cnn_batch} | {_cell(g, row.get('glassnet'), 2)} | "
+                         f"{_cell(t, row.get('torch'), 2)} | {fmt_ratio(g, t)} |" + " — |" * len(others))
         if others:
-            lines.append(f"{' and '.join(others)} cannot express a convolutional network (—).")
+            lines.append(f"{' and '.join(others)} cannot express these networks (—).")
+    if rates:
+        med = {p: statistics.median(r["rate"]) for p, r in rates.items()}
+        g, t = med.get("glassnet"), med.get("torch")
+        same = ""
+        if g and t:
+            agree = np.mean(np.equal(rates["glassnet"]["classes"], rates["torch"]["classes"]))
+            same = f" (the two agree on {agree:.1%} of the predicted classes)"
+        lines += ["", f"Inference with the `cnn` preset's network on the first {args.predict_limit:,} test images, "
+                  f"images per second (median of {args.cnn_repeats} children, each the best of 3 passes; glassnet "
+                  "`model.predict(X)`, PyTorch `model(X)` under `no_grad` in chunks of 1,000)" + same + ":", "",
+                  "| network | glassnet | PyTorch | ratio (time per image) |", "|---|---:|---:|---:|",
+                  f"| {peers.PRESET_LABELS['cnn']} | {g or 0:,.0f} | {t or 0:,.0f} | {fmt_ratio(t, g)} |"]
+    if check:
+        lines += ["", "Peer check (the PyTorch loops compute what glassnet computes, 200 images): " + ", ".join(
+            f"{k} {v:.1e}" for k, v in check.items()) + " (largest relative loss, weight and probability "
+            "differences)."]
     if to98:
         lines += ["", "Time to 98% test accuracy, glassnet's `default` preset (784-512-256-10 ReLU, dropout "
                   "0.2, SGD momentum 0.9, eta 0.05 x 0.9^epoch, batch 128) against the same network in "
@@ -420,16 +493,16 @@ def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: 
         if len(pred) == 2:
             ratio_wall, ratio_rss = wall["glassnet"] / wall["torch"], rss["glassnet"] / rss["torch"]
             lines.append(f"| ratio | {ratio_wall:.2f}x | {ratio_rss:.2f}x |")
-    rounds = (f"{args.repeats} repeats" + (f" ({args.cnn_repeats} for the CNN)" if cnn else "") if train
-              else f"{args.cnn_repeats} repeats" if cnn else "")
+    rounds = (f"{args.repeats} repeats" + (f" ({args.cnn_repeats} for the cnn and lstm)" if presets else "")
+              if train else f"{args.cnn_repeats} repeats" if presets else "")
     if rounds:
         lines += ["", f"{rounds} of {args.epochs} epochs per peer and network, peers interleaved, first "
                   f"{args.warmup} epoch(s) of each discarded as warm-up; glassnet `fit(..., verbose=0)`."]
     if any(not v.get("exact", True) for res in train.values() for v in res.values()):
         lines.append("† scikit-learn's MLPClassifier has no sigmoid output with quadratic cost: timed with "
                      "logistic hidden units, softmax output and log-loss instead (an approximation).")
-    tries = sorted({n + 1 for n, used in ((args.retries, train), (args.cnn_retries, cnn)) if used})
-    if any(v["disturbed"] for res in [*train.values(), cnn or {}] for v in res.values()):
+    tries = sorted({n + 1 for n, used in ((args.retries, train), (args.cnn_retries, presets)) if used})
+    if any(v["disturbed"] for res in [*train.values(), *(presets or {}).values()] for v in res.values()):
         lines.append(f"* disturbed (other processes used more than {args.max_foreign:.0%} of a core, or the "
                      f"canary ran slow) in every one of {' or '.join(map(str, tries))} tries.")
     return "\n".join(lines)
@@ -454,16 +527,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=2, help="epochs per child (default 2)")
     p.add_argument("--warmup", type=int, default=1, help="epochs discarded per child (default 1)")
     p.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated subset of {','.join(PEERS)}")
-    row_names = [f"{n}{b}" for n, b in ROWS] + [CNN_ROW]
+    row_names = [f"{n}{b}" for n, b in ROWS] + PRESET_ROWS + ["predict"]
     p.add_argument("--rows", default="", help="comma-separated subset of " + ",".join(row_names))
     p.add_argument("--limit", type=int,
                    help="train on the first N images only (a quick check, not a benchmark)")
-    p.add_argument("--cnn-limit", type=int, default=12000,
-                   help="time the cnn row on the first N training images, scaled to a full epoch (default 12000)")
-    p.add_argument("--cnn-batch", type=int, default=64, help="batch size of the cnn row (default 64, as the preset)")
-    p.add_argument("--cnn-repeats", type=int, default=3, help="child processes per peer for the cnn row (default 3)")
+    p.add_argument("--cnn-limit", type=int, default=6000,
+                   help="time the cnn and lstm rows on the first N training images, scaled to a full epoch "
+                        "(default 6000)")
+    p.add_argument("--cnn-batch", type=int, default=64,
+                   help="batch size of the cnn and lstm rows (default 64, as the presets)")
+    p.add_argument("--cnn-repeats", type=int, default=3,
+                   help="child processes per peer for the cnn, lstm and predict rows (default 3)")
     p.add_argument("--cnn-retries", type=int, default=1,
-                   help="redos of a disturbed cnn measurement (default 1: a cnn child takes tens of seconds)")
+                   help="redos of a disturbed cnn or lstm measurement (default 1: a child takes tens of seconds)")
+    p.add_argument("--predict-limit", type=int, default=10000,
+                   help="test images for the cnn predict-throughput row (default 10000)")
+    p.add_argument("--skip-check", action="store_true", help="no check that the PyTorch peers match glassnet")
     p.add_argument("--repeats-98", type=int, default=1,
                    help="runs of the time-to-98%% race per peer (default 1)")
     p.add_argument("--max-epochs-98", type=int, default=20,
@@ -526,11 +605,20 @@ def main(argv: list[str] | None = None) -> int:
                 peak[name] = max(peak.get(name, 0.0), gflops)
         print(f"sgemm peak (GFLOP/s): {peak}", file=log)
         n_train = int(np.load(tmp / "y_train.npy").shape[0])
+        check = {}
+        if "torch" in peers_ok and not args.skip_check:
+            check = run_child({"task": "check", "data": str(tmp)}, args.threads)
+            print(f"peer check: {check}", file=log)
         train = measure_training(args, tmp, peers_ok, log)
-        cnn: dict = {}
-        if not args.rows or CNN_ROW in args.rows:
+        nets = [r for r in PRESET_ROWS if not args.rows or r in args.rows]
+        presets: dict = {}
+        if nets:
             args.cnn_limit = min(args.cnn_limit, n_train)
-            cnn = measure_cnn(args, tmp, peers_ok, log)
+            presets = measure_presets(args, tmp, nets, peers_ok, log)
+        rates: dict = {}
+        if not args.rows or "predict" in args.rows:
+            args.predict_limit = min(args.predict_limit, int(np.load(tmp / "y_test.npy").shape[0]))
+            rates = measure_rates(args, tmp, peers_ok, log)
         model_path = tmp / "model.npz"
         to98: dict = {}
         if not args.skip_98:
@@ -541,11 +629,12 @@ def main(argv: list[str] | None = None) -> int:
                 run_child({"task": "to98", "peer": "glassnet", "seed": 0, "data": str(tmp), "target": 0.0,
                            "max_epochs": 1, "save": str(model_path)}, args.threads)
             pred = measure_predict(args, tmp, model_path, "torch" in peers_ok, log)
-    text = report(args, info, peak, train, to98, pred, peers_ok, n_train, cnn)
+    text = report(args, info, peak, train, to98, pred, peers_ok, n_train, presets, rates, check)
     print(text)
     if args.json:
         raw = {"machine": info, "peak": peak, "to98": to98, "predict": pred,
-               "train": {f"{n}-{b}": r for (n, b), r in train.items()}, "cnn": cnn, "args": vars(args)}
+               "train": {f"{n}-{b}": r for (n, b), r in train.items()}, "presets": presets, "rates": rates,
+               "check": check, "args": vars(args)}
         Path(args.json).write_text(json.dumps(raw, indent=1))
     return 0
 

@@ -170,6 +170,15 @@ def test_first_layer_skips_the_input_gradient(rng):
     assert model.layers[0].backward(np.ones((3, 2, 3, 3), np.float32)) is None
 
 
+def test_no_input_gradient_before_the_first_weights():
+    model = gn.Sequential([gn.Reshape((1, 6, 6)), Conv2D(1, 2, 3), MaxPool2D(2), Conv2D(2, 2, 2), gn.Flatten(),
+                           gn.Dense(None, 2, activation="softmax")], input_shape=(36,)).compile("cross_entropy")
+    assert [layer.needs_input_grad for layer in model.layers] == [False, False, True, True, True, True]
+    X, y = np.random.default_rng(0).random((4, 36)), np.array([0, 1, 0, 1])
+    model.inspect(X.astype(np.float32), y)
+    assert np.abs(model.layers[1].W.grad).sum() > 0
+
+
 # ----------------------------------------------------------------------------- shapes, files, training
 def test_shapes_and_summary():
     model = gn.Sequential([Conv2D(1, 4, 5, padding=2, activation="relu"), MaxPool2D(2),
@@ -252,3 +261,18 @@ def test_a_small_cnn_learns_bar_orientation_reproducibly(rng):
     again, history2 = train()
     assert history2.history["loss"] == history.history["loss"]
     np.testing.assert_array_equal(again.layers[0].W.value, model.layers[0].W.value)
+
+
+def test_batch_split_over_threads_gives_the_unsplit_result(rng, monkeypatch):
+    import glassnet._blas as blas
+
+    x = rng.normal(size=(5, 2, 7, 6))
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(blas, "blas_thread_count", lambda threads=threads: threads)
+        layer = built(Conv2D(2, 3, 3, stride=(2, 1), padding=1, activation="tanh"), (2, 7, 6))
+        out = layer.forward(x, training=True)
+        grad = rng.normal(size=out.shape) if not runs else runs[0][2]
+        runs.append((out, layer.backward(grad.copy()), grad, layer.W.grad.copy(), layer.forward(x)))
+    for a, b in zip(runs[0], runs[1], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)

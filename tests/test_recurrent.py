@@ -186,3 +186,44 @@ def test_learns_to_remember_the_first_step(cls, rng):
     history = model.fit(X[:200], y[:200], epochs=30, batch_size=20, seed=0, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     assert model.evaluate(X[200:], y[200:])["accuracy"] >= 0.9
+
+
+# ----------------------------------------------------------------------------- blocks of rows in threads
+@pytest.mark.parametrize("make", [lambda: LSTM(3, 5, return_sequences=True), lambda: RNN(3, 5),
+                                  lambda: LSTM(3, 5)])
+def test_the_time_loop_split_over_threads_gives_the_unsplit_result(make, rng, monkeypatch):
+    import glassnet._blas as blas
+
+    x = rng.normal(size=(2 * blas.PART_MIN_ROWS + 3, 4, 3))
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(blas, "blas_thread_count", lambda threads=threads: threads)
+        layer = built(make(), (4, 3))
+        out = layer.forward(x, training=True)
+        grad = rng.normal(size=out.shape) if not runs else runs[0][3]
+        dx = layer.backward(grad.copy())
+        runs.append((out, dx, [p.grad.copy() for p in layer.params], grad))
+    (out1, dx1, g1, _), (out2, dx2, g2, _) = runs
+    np.testing.assert_allclose(out2, out1, rtol=1e-12)
+    np.testing.assert_allclose(dx2, dx1, rtol=1e-12, atol=1e-14)
+    for a, b in zip(g2, g1, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_in_parts_covers_every_row_once_and_passes_errors_on(monkeypatch):
+    import glassnet._blas as blas
+
+    monkeypatch.setattr(blas, "blas_thread_count", lambda: 2)
+    seen = np.zeros(50, int)
+
+    def mark(rows):
+        seen[rows] += 1
+
+    blas.in_parts(50, mark)
+    assert seen.tolist() == [1] * 50
+
+    def fail(rows):
+        raise ValueError(f"rows {rows.start}")
+
+    with pytest.raises(ValueError, match="rows"):
+        blas.in_parts(50, fail)

@@ -1,15 +1,17 @@
 """Control of the BLAS threads behind NumPy's matrix products.
 
 ``serial_matmul`` runs a small training product on one thread (see its docstring for why), ``one_thread``
-does the same for a block (single-image inference), ``ones`` turns row and column sums into BLAS products,
-and ``blas_threads`` limits the threads for a whole command.
+does the same for a block (single-image inference), ``in_parts`` runs a loop of small products and
+elementwise steps on blocks of rows side by side, one thread each, ``ones`` turns row and column sums into
+BLAS products, and ``blas_threads`` limits the threads for a whole command.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -107,6 +109,45 @@ def serial_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     with one_thread:
         return a @ b
+
+
+def blas_thread_count() -> int:
+    """The threads the BLAS would use for a product now (1 inside ``one_thread``)."""
+    return max((get() for get, _ in _blas_libraries()), default=1)
+
+
+PART_MIN_ROWS = 16
+"""``in_parts`` gives every thread at least this many rows."""
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def in_parts(n: int, fn: Callable[[slice], None], serial: bool = False, min_rows: int = PART_MIN_ROWS) -> None:
+    """``fn(rows)`` for consecutive blocks of ``range(n)``, one per BLAS thread, run concurrently, each
+    block's products on one BLAS thread.
+
+    For loops of many small steps (an LSTM's time loop: one n x H by H x 4H product and a few
+    elementwise operations per step): a multi-threaded product of a few dozen rows barely gains, and
+    NumPy's elementwise operations run on one core; blocks of rows in threads of their own (NumPy
+    releases the GIL inside both) use every core for all of it. The blocks depend only on n and the
+    thread count, so results are the same from run to run. With one thread, or fewer than 2
+    ``min_rows`` rows, ``fn`` sees all rows at once (inside ``one_thread`` when ``serial``).
+    """
+    parts = min(blas_thread_count(), n // min_rows)
+    if parts <= 1:
+        with one_thread if serial else contextlib.nullcontext():
+            fn(slice(0, n))
+        return
+    pool = _POOLS.get(parts)
+    if pool is None:
+        pool = _POOLS[parts] = ThreadPoolExecutor(parts, thread_name_prefix="glassnet-rows")
+    bounds = [n * k // parts for k in range(parts + 1)]
+    with one_thread:
+        futures = [pool.submit(fn, slice(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        errors = [future.exception() for future in futures]  # waits for every block
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 @contextlib.contextmanager

@@ -6,7 +6,8 @@ shape (n H' W', kh kw C) and the kernels unrolled to W_col of shape (kh kw C, C'
     z = X_col W_col + b,    a = f(z),    delta = dC/dz = (dC/da) * f'(z),
     dC/dW = X_col^T delta,  dC/db = sum delta,  dC/dx = col2im(delta W_col^T),
 
-where col2im adds each patch's gradient back onto the pixels it was cut from. Layers compute in
+where col2im adds each patch's gradient back onto the pixels it was cut from (computed one kernel
+offset (u, v) at a time: delta W[:, :, u, v]^T added onto the pixels that offset reads). Layers compute in
 channels-last memory and hand on (n, C, H, W) views of it, so consecutive conv / pool layers never
 transpose their data; any strides are accepted on input.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from glassnet._blas import in_parts
 from glassnet.layers import Activated, Layer, Shape, check_init, init_weights, register
 from glassnet.schema import IntPair
 
@@ -112,8 +114,9 @@ class Conv2D(Activated):
         """W (C', C, kh, kw) unrolled to W_col (kh kw C, C'), the row order of the patch matrix."""
         return self.W.value.transpose(2, 3, 1, 0).reshape(-1, self.out_channels)
 
-    def _im2col(self, x: np.ndarray) -> np.ndarray:
-        """The patch matrix X_col (n H' W', kh kw C) of a batch x (n, C, H, W): one row per output pixel."""
+    def _im2col(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The patch matrix X_col (n H' W', kh kw C) of a batch x (n, C, H, W): one row per output pixel
+        (written into ``out`` when given)."""
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         x = x.transpose(0, 2, 3, 1)  # (n, H, W, C) view
@@ -122,21 +125,34 @@ class Conv2D(Activated):
             xp[:, ph:ph + h, pw:pw + w] = x
             x = xp
         patches = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (n, H', W', C, kh, kw)
-        return patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * c)
+        patches = patches.transpose(0, 1, 2, 4, 5, 3)
+        if out is None:
+            return patches.reshape(-1, kh * kw * c)
+        out.reshape(patches.shape)[...] = patches
+        return out
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
         n = x.shape[0]
         k, (_, ho, wo) = self.out_channels, self.output_shape
-        z = np.empty((n, ho, wo, k), dtype=np.result_type(x, self.W.value))
+        dtype = np.result_type(x, self.W.value)
+        z = np.empty((n, ho, wo, k), dtype=dtype)
         w_col = self._w_col()
+        pixels = ho * wo
         # training keeps X_col for backward; inference builds it in chunks of about _COLS_LIMIT entries
-        step = n if training else max(1, _COLS_LIMIT // (ho * wo * w_col.shape[0]))
-        for i in range(0, n, step):
-            cols = self._im2col(x[i:i + step])
-            np.matmul(cols, w_col, out=z[i:i + step].reshape(-1, k))
+        step = max(1, _COLS_LIMIT // (pixels * w_col.shape[0]))
+        keep = training or step >= n
+        cols = np.empty((n * pixels, w_col.shape[0]), dtype=dtype) if keep else None
+
+        def rows(block: slice) -> None:  # im2col and z = X_col W_col for the images of block, on one thread
+            for i in range(block.start, block.stop, n if keep else step):
+                j = block.stop if keep else min(block.stop, i + step)
+                out = None if cols is None else cols[i * pixels:j * pixels]
+                np.matmul(self._im2col(x[i:j], out), w_col, out=z[i:j].reshape(-1, k))
+
+        in_parts(n, rows, min_rows=2)
         z += self.b.value
-        self.cols = cols if step >= n else None  # backward rebuilds it if dropped
+        self.cols = cols  # None when dropped: backward rebuilds it
         return self._activate(z.transpose(0, 3, 1, 2), training)
 
     def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
@@ -152,11 +168,23 @@ class Conv2D(Activated):
             return None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, c, h, w = self.input.shape
-        dcols = (d @ self._w_col().T).reshape(n, ho, wo, kh, kw, c)
+        # col2im: patch entry (u, v) came from pixel (s i + u, s j + v), so dC/dx[s i + u, s j + v] gets
+        # delta[i, j] W[:, :, u, v]; one product per (u, v) lands in a contiguous buffer that is added
+        # as one block, instead of strided columns of the whole product delta W_col^T
+        w_uv = np.ascontiguousarray(self.W.value.transpose(2, 3, 0, 1))  # (kh, kw, C', C)
         dx = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=delta.dtype)
-        for u in range(kh):  # col2im: patch entry (u, v) came from pixel (s i + u, s j + v)
-            for v in range(kw):
-                dx[:, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += dcols[:, :, :, u, v]
+        d_img = d.reshape(n, ho * wo, k)
+
+        def rows(block: slice) -> None:  # the images of block, on one thread
+            m = block.stop - block.start
+            part = np.empty((m * ho * wo, c), dtype=delta.dtype)
+            d_block, dx_block = d_img[block].reshape(-1, k), dx[block]
+            for u in range(kh):
+                for v in range(kw):
+                    np.matmul(d_block, w_uv[u, v], out=part)
+                    dx_block[:, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += part.reshape(m, ho, wo, c)
+
+        in_parts(n, rows, min_rows=2)
         return dx[:, ph:ph + h, pw:pw + w].transpose(0, 3, 1, 2)
 
     def get_config(self) -> dict[str, Any]:
@@ -242,7 +270,7 @@ class _Pool2D(Layer):
 class MaxPool2D(_Pool2D):
     """a[n, c, i, j] = max of x[n, c] over the window at (s i, s j); the gradient goes to the window's
     maximum only (the first in row-major order on ties). ``argmax`` keeps each window's winning offset
-    u pw + v.
+    u pw + v (found in training; after an inference pass, by the first ``backward``).
     """
 
     def __init__(self, pool_size: Pair = 2, stride: Pair | None = None, name: str | None = None) -> None:
@@ -250,23 +278,29 @@ class MaxPool2D(_Pool2D):
         self.argmax: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The maxima; ``argmax`` too in training (inference leaves it to a later ``backward``)."""
         self.input = x
+        self.output, self.argmax = self._max(x, training)
+        return self.output
+
+    def _max(self, x: np.ndarray, with_argmax: bool) -> tuple[np.ndarray, np.ndarray | None]:
         slices = self._windows(x.shape)
         out = x[slices[0]].copy(order="K")
-        arg = np.zeros_like(out, dtype=np.int8 if len(slices) <= 127 else np.int32)
+        arg = np.zeros_like(out, dtype=np.int8 if len(slices) <= 127 else np.int32) if with_argmax else None
         for k, sl in enumerate(slices[1:], 1):
             v = x[sl]
-            wins = v > out  # strict: a tie keeps the earlier offset
+            if arg is not None:
+                wins = v > out  # strict: a tie keeps the earlier offset
+                arg *= ~wins  # arg <- k where the new entry wins (arithmetic: masked writes are slow)
+                arg += wins * arg.dtype.type(k)
             np.maximum(out, v, out=out)
-            arg *= ~wins  # arg <- k where the new entry wins (arithmetic: masked writes are slow)
-            arg += wins * arg.dtype.type(k)
-        self.argmax = arg
-        self.output = out
-        return out
+        return out, arg
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         if not self.needs_input_grad:
             return None
+        if self.argmax is None:
+            self.argmax = self._max(self.input, True)[1]
         grad = self._as_output_layout(grad)
         return self._scatter(np.zeros_like(self.input), self._windows(self.input.shape),
                              lambda k: grad * (self.argmax == k))

@@ -81,7 +81,8 @@ class Layer:
         self.output: np.ndarray | None = None
         self.rng: np.random.Generator = np.random.default_rng()
         self.needs_input_grad = True
-        """The model clears this on the first layer: dC/dx of the data is never needed."""
+        """The model clears this on every layer up to the first with parameters: dC/dx of the data is never
+        needed, nor the gradient behind the first weights."""
 
     def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
         """Create parameters for inputs of per-sample shape ``input_shape``; return the output shape."""
@@ -103,6 +104,11 @@ class Layer:
         self.W = Parameter(np.ascontiguousarray(w, dtype=dtype), "W")
         self.b = Parameter(b.astype(dtype), "b", regularize=False)
         self.params = [self.W, self.b]
+
+    def entries_per_sample(self) -> int:
+        """Array entries a forward pass keeps per sample (the output; more for recurrent layers): it
+        sizes the chunks of inference."""
+        return int(np.prod(self.output_shape))
 
     def array_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         """The shape of each parameter and buffer (by name) that ``build(input_shape, ...)`` creates,

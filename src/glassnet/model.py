@@ -27,6 +27,8 @@ from glassnet.optim import Optimizer, get_optimizer
 _VALUE, _GRAD = operator.attrgetter("value"), operator.attrgetter("grad")
 _GATHER_BYTES = 1 << 18
 """Shuffled batches smaller than this are gathered several at a time (one ``take`` per 256 KiB)."""
+_CHUNK_ENTRIES = 1 << 22
+"""Inference chunks hold at most this many entries in any layer's output (16 MiB in float32)."""
 
 
 class DivergenceError(RuntimeError):
@@ -89,7 +91,10 @@ class Sequential:
             if hasattr(layer, "link"):
                 layer.link(self.layers)
         self.output_shape = shape
-        self.layers[0].needs_input_grad = False
+        for layer in self.layers:  # dC/dx of the data is never needed, nor anything behind the first weights
+            layer.needs_input_grad = False
+            if layer.params:
+                break
         self._pack_parameters()
 
     def _pack_parameters(self) -> None:
@@ -474,19 +479,29 @@ class Sequential:
                 break
 
     # ------------------------------------------------------------------ inference
-    def predict(self, X: Any, batch_size: int = 4096) -> np.ndarray:
-        """Outputs a^L (probabilities for a softmax output), computed in chunks of ``batch_size``."""
+    def inference_batch(self) -> int:
+        """Rows per chunk in ``predict`` / ``evaluate``: up to 4096, fewer when a layer's output would
+        keep more than _CHUNK_ENTRIES entries (a CNN's feature maps and an LSTM's gates then stay in
+        cache rather than fill gigabytes)."""
+        widest = max((layer.entries_per_sample() for layer in self.layers if layer.output_shape), default=1)
+        return max(1, min(4096, _CHUNK_ENTRIES // max(1, widest)))
+
+    def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """Outputs a^L (probabilities for a softmax output), computed in chunks of ``batch_size``
+        (None: ``inference_batch()``)."""
         X = self._check_x(X)
+        batch_size = batch_size or self.inference_batch()
         outs = [self.forward(X[i:i + batch_size]).copy() for i in range(0, X.shape[0], batch_size)]
         return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
 
-    def evaluate(self, X: Any, Y: Any, batch_size: int = 4096) -> dict[str, float]:
+    def evaluate(self, X: Any, Y: Any, batch_size: int | None = None) -> dict[str, float]:
         """{"loss": C, "accuracy": ...} on (X, Y), without training-mode dropout."""
         self._require_compiled()
         X = self._check_x(X, min_samples=1)
         return self._evaluate(X, self._check_y(Y, X.shape[0]), batch_size)
 
-    def _evaluate(self, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> dict[str, float]:
+    def _evaluate(self, X: np.ndarray, Y: np.ndarray, batch_size: int | None = None) -> dict[str, float]:
+        batch_size = batch_size or self.inference_batch()
         loss, correct, n = 0.0, 0, X.shape[0]
         for i in range(0, n, batch_size):
             xb, yb = X[i:i + batch_size], Y[i:i + batch_size]

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.activations import Activation, get_activation, logistic
+from glassnet._blas import in_parts, use_serial
+from glassnet.activations import Activation, get_activation
 from glassnet.layers import INITS, ActivationField, Layer, Parameter, Shape, register
 
 
@@ -75,6 +76,10 @@ class _Recurrent(Layer):
     def _initial_bias(self) -> np.ndarray:
         return np.zeros(self.n_gates * self.n_hidden)
 
+    def entries_per_sample(self) -> int:
+        """T (2 gates + 3) H: pre-activations and gates of every step, the states (and the LSTM's cell)."""
+        return self.input_shape[0] * (2 * self.n_gates + 3) * self.n_hidden
+
     def _input_products(self, x: np.ndarray) -> np.ndarray:
         """x_t W_x + b for every step at once, time-major (T, n, gates * H); keeps x time-major."""
         n, t, f = x.shape
@@ -83,13 +88,23 @@ class _Recurrent(Layer):
         z += self.b.value
         return z.reshape(t, n, -1)
 
-    def _grad_steps(self, grad: np.ndarray) -> np.ndarray:
-        """dC/dh_t from the layer above as a time-major (T, n, H) array (zeros before T without sequences)."""
-        if self.return_sequences:
-            return grad.transpose(1, 0, 2)
-        steps = np.zeros((self.input.shape[1], *grad.shape), dtype=grad.dtype)
-        steps[-1] = grad
-        return steps
+    def _grad_steps(self, grad: np.ndarray) -> np.ndarray | None:
+        """dC/dh_t from the layer above as a time-major (T, n, H) view; None without ``return_sequences``
+        (then only dC/dh_T = ``grad`` comes from above)."""
+        return grad.transpose(1, 0, 2) if self.return_sequences else None
+
+    def _dh(self, t: int, grad: np.ndarray, g_above: np.ndarray | None, delta: np.ndarray) -> np.ndarray:
+        """dC/dh_t = g_t + delta_(t+1) W_h^T (g_t from the layer above; delta_(T+1) = 0), for the rows
+        that ``grad``, ``g_above`` and ``delta`` hold."""
+        last = t == delta.shape[0] - 1
+        if g_above is None:
+            return grad.copy() if last else delta[t + 1] @ self.W_h.value.T
+        return g_above[t].copy() if last else np.add(g_above[t], delta[t + 1] @ self.W_h.value.T)
+
+    def _in_parts(self, n: int, fn: Any) -> None:
+        """Run the time loop ``fn(rows)`` on blocks of the batch side by side (see ``_blas.in_parts``);
+        unsplit, its products run on one BLAS thread where ``use_serial`` says so, as Dense's do."""
+        in_parts(n, fn, serial=use_serial(n, self.W_h.value))
 
     def _weight_grads(self, delta: np.ndarray, h: np.ndarray) -> np.ndarray | None:
         """From the time-major delta_t = dC/dz_t (T, n, gates H) and states h_t (T, n, H):
@@ -147,21 +162,31 @@ class RNN(_Recurrent):
         self.input = x
         z = self._input_products(x)
         h = np.empty_like(z)
-        for t in range(z.shape[0]):
-            if t:
-                z[t] += h[t - 1] @ self.W_h.value
-            h[t] = self.activation.f(z[t])
+
+        def steps(rows: slice) -> None:
+            zr, hr = z[:, rows], h[:, rows]
+            for t in range(zr.shape[0]):
+                if t:
+                    zr[t] += hr[t - 1] @ self.W_h.value
+                hr[t] = self.activation.f(zr[t])
+
+        self._in_parts(z.shape[1], steps)
         self._z, self._h = z, h
         self.z = z.transpose(1, 0, 2)
         return self._output(h)
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         g = self._grad_steps(grad)
-        z, h, w_h_t = self._z, self._h, self.W_h.value.T
+        z, h = self._z, self._h
         delta = np.empty_like(z)
-        for t in range(z.shape[0] - 1, -1, -1):
-            dh = g[t] if t == z.shape[0] - 1 else g[t] + delta[t + 1] @ w_h_t
-            np.multiply(dh, self.activation.df(z[t], h[t]), out=delta[t])
+
+        def steps(rows: slice) -> None:
+            dr = delta[:, rows]
+            dr[...] = self.activation.df(z[:, rows], h[:, rows])  # f'(z_t) of all steps, then times dC/dh_t
+            for t in range(dr.shape[0] - 1, -1, -1):
+                dr[t] *= self._dh(t, grad[rows], None if g is None else g[:, rows], dr)
+
+        self._in_parts(z.shape[1], steps)
         return self._weight_grads(delta, h)
 
     def get_config(self) -> dict[str, Any]:
@@ -229,45 +254,81 @@ class LSTM(_Recurrent):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
         z = self._input_products(x)
-        steps, n, _ = z.shape
-        hid = 3 * self.n_hidden
+        steps, n, width = z.shape
         gates = np.empty_like(z)
         c = np.empty((steps, n, self.n_hidden), dtype=z.dtype)
         tanh_c, h = np.empty_like(c), np.empty_like(c)
-        for t in range(steps):
-            if t:
-                z[t] += h[t - 1] @ self.W_h.value
-            gates[t, :, :hid] = logistic(z[t, :, :hid])
-            np.tanh(z[t, :, hid:], out=gates[t, :, hid:])
-            i, f, o, g = np.split(gates[t], 4, axis=1)
-            np.multiply(i, g, out=c[t])
-            if t:
-                c[t] += f * c[t - 1]
-            np.tanh(c[t], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[t])
+        self._in_parts(n, lambda rows: self._forward_steps(*(a[:, rows] for a in (z, gates, c, tanh_c, h))))
         self._z, self._gates, self._c, self._tanh_c, self._h = z, gates, c, tanh_c, h
         self.z, self.gate_values, self.c = (a.transpose(1, 0, 2) for a in (z, gates, c))
         return self._output(h)
 
+    def _forward_steps(self, z: np.ndarray, gates: np.ndarray, c: np.ndarray, tanh_c: np.ndarray,
+                       h: np.ndarray) -> None:
+        """The recurrence over t for one block of rows (time-major views), filling gates, c, tanh c, h."""
+        hid, w_h = self.n_hidden, self.W_h.value
+        # sigma(z) = (1 + tanh(z / 2)) / 2: all four gates by one tanh of z scaled by [1/2 1/2 1/2 1]
+        scale = np.full(z.shape[2], 0.5, z.dtype)
+        scale[3 * hid:] = 1.0
+        fc = np.empty_like(c[0])
+        for t in range(z.shape[0]):
+            zt, gt = z[t], gates[t]
+            if t:
+                zt += h[t - 1] @ w_h
+            np.multiply(zt, scale, out=gt)
+            np.tanh(gt, out=gt)
+            sig = gt[:, :3 * hid]
+            sig *= 0.5
+            sig += 0.5
+            i, f, o, g = gt[:, :hid], gt[:, hid:2 * hid], gt[:, 2 * hid:3 * hid], gt[:, 3 * hid:]
+            np.multiply(i, g, out=c[t])
+            if t:
+                np.multiply(f, c[t - 1], out=fc)
+                c[t] += fc
+            np.tanh(c[t], out=tanh_c[t])
+            np.multiply(o, tanh_c[t], out=h[t])
+
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         g_above = self._grad_steps(grad)
-        gates, c, tanh_c, w_h_t = self._gates, self._c, self._tanh_c, self.W_h.value.T
-        steps = gates.shape[0]
-        delta = np.empty_like(gates)
-        dc_next = None
-        for t in range(steps - 1, -1, -1):
-            i, f, o, g = np.split(gates[t], 4, axis=1)
-            d_i, d_f, d_o, d_g = np.split(delta[t], 4, axis=1)
-            dh = g_above[t] if t == steps - 1 else g_above[t] + delta[t + 1] @ w_h_t
-            dc = dh * o * (1.0 - tanh_c[t] ** 2)
-            if dc_next is not None:
-                dc += dc_next
-            d_o[...] = dh * tanh_c[t] * o * (1.0 - o)
-            d_i[...] = dc * g * i * (1.0 - i)
-            d_g[...] = dc * i * (1.0 - g * g)
-            if t:
-                d_f[...] = dc * c[t - 1] * f * (1.0 - f)
-            else:
-                d_f[...] = 0.0  # c_0 = 0
-            dc_next = dc * f
+        delta = np.empty_like(self._gates)
+
+        def steps(rows: slice) -> None:
+            self._backward_steps(grad[rows], None if g_above is None else g_above[:, rows],
+                                 *(a[:, rows] for a in (self._gates, self._c, self._tanh_c, delta)))
+
+        self._in_parts(delta.shape[1], steps)
         return self._weight_grads(delta, self._h)
+
+    def _backward_steps(self, grad: np.ndarray, g_above: np.ndarray | None, gates: np.ndarray, c: np.ndarray,
+                        tanh_c: np.ndarray, delta: np.ndarray) -> None:
+        """Backpropagation through time for one block of rows (time-major views), filling delta."""
+        steps, n, _ = gates.shape
+        hid = self.n_hidden
+        i, f, o, g = (gates[..., k * hid:(k + 1) * hid] for k in range(4))
+        # the factors of every step that do not depend on the recurrence, all steps at once:
+        #   delta_i = dc g i (1 - i),  delta_f = dc c_(t-1) f (1 - f),  delta_o = dh tanh(c) o (1 - o),
+        #   delta_g = dc i (1 - g^2),  dc_t = dh o (1 - tanh^2 c) + dc_(t+1) f_(t+1)
+        factor = np.empty_like(gates)
+        fi, ff, fo, fg = (factor[..., k * hid:(k + 1) * hid] for k in range(4))
+        for out, gate, other in ((fi, i, g), (ff, f, None), (fo, o, tanh_c)):
+            np.subtract(1.0, gate, out=out)
+            out *= gate
+            if other is not None:
+                out *= other
+        ff[1:] *= c[:-1]
+        ff[0] = 0.0  # c_0 = 0
+        np.multiply(g, g, out=fg)
+        np.subtract(1.0, fg, out=fg)
+        fg *= i
+        dc_dh = np.multiply(tanh_c, tanh_c)  # o (1 - tanh^2 c)
+        np.subtract(1.0, dc_dh, out=dc_dh)
+        dc_dh *= o
+        dc = np.zeros_like(c[0])
+        for t in range(steps - 1, -1, -1):
+            dh = self._dh(t, grad, g_above, delta)
+            if t < steps - 1:
+                dc *= f[t + 1]
+            dh_c = np.multiply(dh, dc_dh[t])
+            dc += dh_c
+            np.multiply(dc[:, None, :], factor[t].reshape(n, 4, hid), out=delta[t].reshape(n, 4, hid))
+            np.multiply(dh, fo[t], out=delta[t, :, 2 * hid:3 * hid])
