@@ -108,6 +108,8 @@ def frame_rate(host: str, port: int, hidden: list[int], seconds: float) -> tuple
         if now - start >= seconds:
             break
     elapsed = time.perf_counter() - start
+    conn.close()  # idle longer than the server keeps a connection alive: pause on a new one
+    conn = http.client.HTTPConnection(host, port, timeout=30)
     post(conn, f"/api/lab/{sid}/action", {"action": "pause"})
     stream.close()
     conn.close()

@@ -92,3 +92,31 @@ def test_channel_wakes_listeners_and_skips_to_the_newest():
     worker.join(timeout=30)
     got, rest = out[0]
     assert got[0].startswith("data: {\"v\":") and rest in ([], ['data: {"v":4}\n\n'])
+
+
+def test_connections_to_the_listening_socket_send_without_nagle_delay():
+    """asyncio turns Nagle's algorithm off only where the socket names IPPROTO_TCP; with it on, an answer's body
+    waited for the acknowledgement of its headers (some 40 ms a request on a kept-alive connection)."""
+    import socket
+
+    from conftest import need
+
+    need("uvicorn", "playground")
+    from glassnet.playground.server import bind
+
+    async def accept_one() -> int:
+        seen: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listener = bind("127.0.0.1", 0)
+        server = await asyncio.start_server(on_connect, sock=listener)
+        async with server:
+            _, writer = await asyncio.open_connection(*listener.getsockname())
+            nodelay = await asyncio.wait_for(seen, timeout=10)
+            writer.close()
+        return nodelay
+
+    assert asyncio.run(accept_one()) != 0
