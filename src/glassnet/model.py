@@ -88,7 +88,10 @@ class Sequential:
             if hasattr(layer, "link"):
                 layer.link(self.layers)
         self.output_shape = shape
-        self.layers[0].needs_input_grad = False
+        for layer in self.layers:  # dC/dx of the data is never needed, nor through layers without parameters
+            layer.needs_input_grad = False
+            if layer.params:
+                break
         self._pack_parameters()
 
     def _pack_parameters(self) -> None:
@@ -418,7 +421,10 @@ class Sequential:
                 cb.on_epoch_begin(epoch, {})
             perm = rng.permutation(n) if shuffle else None
             total, correct = 0.0, 0
+            per_batch = optimizer.per_batch
             for b in range(n_batches):
+                if per_batch:
+                    optimizer.begin_batch(epoch + b / n_batches)
                 lo = b * bs
                 hi = min(lo + bs, n)
                 if perm is None:

@@ -22,9 +22,14 @@ if TYPE_CHECKING:
 class Schedule:
     """eta(epoch) for epoch = 0, 1, ...; pass one as ``lr`` to any optimiser.
 
+    A schedule with ``per_batch = True`` is asked before every batch, at the fractional epoch
+    t = epoch + b / n_batches of batch b (so a warm-up or an annealing is smooth within an epoch).
+
     A schedule whose value depends on more than the epoch (its own counters) returns them from
     ``state_dict()`` and takes them back in ``load_state_dict``, so that checkpoints resume it exactly.
     """
+
+    per_batch = False
 
     def __call__(self, epoch: int) -> float:
         raise NotImplementedError
@@ -66,6 +71,67 @@ class InverseTimeDecay(Schedule):
         return self.lr / (1.0 + self.decay * epoch)
 
 
+def _cosine(t: float, start: float, end: float) -> float:
+    """From ``start`` at t = 0 to ``end`` at t = 1 along half a cosine:  end + (start - end)(1 + cos(pi t)) / 2."""
+    return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
+
+
+class CosineDecay(Schedule):
+    """Linear warm-up, then cosine annealing (Loshchilov & Hutter, 2017), per batch, over ``epochs`` epochs:
+
+        eta_t = eta_0 (f + (1 - f) t / w)                                       for t < w (warm-up),
+        eta_t = eta_min + (eta_0 - eta_min) (1 + cos(pi (t - w) / (T - w))) / 2  for w <= t <= T,
+
+    with w = ``warmup`` epochs, f = ``warmup_from``, T = ``epochs``, eta_min = ``min_lr``.
+    """
+
+    per_batch = True
+
+    def __init__(self, lr: float, epochs: int, warmup: float = 0.0, min_lr: float = 0.0,
+                 warmup_from: float = 0.1) -> None:
+        if not (epochs > 0 and 0 <= warmup <= epochs and 0 <= min_lr < lr and 0 < warmup_from <= 1):
+            raise ValueError(f"CosineDecay needs epochs > 0, 0 <= warmup <= epochs, 0 <= min_lr < lr and "
+                             f"0 < warmup_from <= 1, got epochs={epochs}, warmup={warmup}, min_lr={min_lr}, "
+                             f"lr={lr}, warmup_from={warmup_from}")
+        self.lr, self.epochs, self.warmup = float(lr), float(epochs), float(warmup)
+        self.min_lr, self.warmup_from = float(min_lr), float(warmup_from)
+
+    def __call__(self, epoch: float) -> float:
+        if epoch < self.warmup:
+            return self.lr * (self.warmup_from + (1.0 - self.warmup_from) * epoch / self.warmup)
+        span = self.epochs - self.warmup
+        return _cosine((epoch - self.warmup) / span if span > 0 else 1.0, self.lr, self.min_lr)
+
+
+class OneCycle(Schedule):
+    """The one-cycle policy (Smith & Topin, 2019), per batch, as PyTorch's OneCycleLR: over the first
+    ``pct_start`` of the T = ``epochs`` epochs eta rises from eta_max / d to eta_max along half a cosine,
+    then falls along another to eta_max / (d * ``final_div``), with d = ``div``.
+    """
+
+    per_batch = True
+
+    def __init__(self, lr: float, epochs: int, pct_start: float = 0.3, div: float = 25.0,
+                 final_div: float = 1e4) -> None:
+        if not (epochs > 0 and 0 < pct_start < 1 and div >= 1 and final_div >= 1):
+            raise ValueError(f"OneCycle needs epochs > 0, 0 < pct_start < 1, div >= 1 and final_div >= 1, got "
+                             f"epochs={epochs}, pct_start={pct_start}, div={div}, final_div={final_div}")
+        self.lr, self.epochs, self.pct_start = float(lr), float(epochs), float(pct_start)
+        self.div, self.final_div = float(div), float(final_div)
+
+    def __call__(self, epoch: float) -> float:
+        up = self.pct_start * self.epochs
+        if epoch < up:
+            return _cosine(epoch / up, self.lr / self.div, self.lr)
+        return _cosine((epoch - up) / (self.epochs - up), self.lr, self.lr / (self.div * self.final_div))
+
+
+SCHEDULES: dict[str, type[Schedule]] = {"step": StepDecay, "exponential": ExponentialDecay,
+                                        "inverse_time": InverseTimeDecay, "cosine": CosineDecay,
+                                        "onecycle": OneCycle}
+"""Learning-rate schedules by name."""
+
+
 # ----------------------------------------------------------------------------- optimisers
 class Optimizer:
     """Base: ``step(params)`` applies one update from ``p.grad``; ``lr`` is a float or a Schedule.
@@ -99,6 +165,15 @@ class Optimizer:
         """Called by ``fit`` before each epoch: eta <- schedule(epoch)."""
         if self.schedule is not None:
             self.lr = float(self.schedule(epoch))
+
+    @property
+    def per_batch(self) -> bool:
+        """True when the schedule wants ``begin_batch`` before every batch."""
+        return bool(getattr(self.schedule, "per_batch", False))
+
+    def begin_batch(self, epoch: float) -> None:
+        """Called by ``fit`` before each batch when ``per_batch``: eta <- schedule(epoch + b / n_batches)."""
+        self.lr = float(self.schedule(epoch))
 
     def train_step(self, model: Sequential, x: np.ndarray, y: np.ndarray) -> float:
         loss = model.backprop(x, y)

@@ -49,8 +49,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
-COMMON = {"l1": 0.0}
+COMMON = {"l1": 0.0, "schedule": "exponential", "warmup": 0, "label_smoothing": 0.0, "augment": "off"}
 """Settings every preset shares (presets may override them)."""
+SCHEDULES = ("exponential", "cosine", "onecycle")
 MNIST_META = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
               "classes": list(range(10))}
 """What a saved digit recogniser's ``meta`` says about its input and output."""
@@ -77,6 +78,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate eta")
     p.add_argument("--momentum", type=float, help="SGD momentum mu")
     p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning-rate schedule: exponential (eta decay^t, the presets' default), cosine "
+                        "(warm-up, then cosine annealing to 0 at the last epoch) or onecycle (up to --lr over "
+                        "the first 30%%, then down); cosine and onecycle change eta every batch")
+    p.add_argument("--warmup", type=int, metavar="N",
+                   help="cosine: epochs of linear warm-up (default 0); onecycle: epochs of the rise (default 30%%)")
+    p.add_argument("--label-smoothing", type=float, metavar="EPS",
+                   help="cross_entropy: train on (1 - EPS) y + EPS / 10 in place of one-hot y (default 0)")
+    p.add_argument("--augment", nargs="?", const="on", metavar="SPEC",
+                   help="distort every training image afresh: random shifts, rotations, scaling and shear, "
+                        "elastic with alpha > 0; SPEC like shift=2,rotate=10,scale=0.1,shear=0.15,alpha=34,"
+                        "sigma=4 (unnamed keys keep these defaults, alpha 0); off: none (the default)")
     p.add_argument("--epochs", type=int, help="maximum number of epochs")
     p.add_argument("--batch-size", type=int, help="mini-batch size (0: full batch)")
     p.add_argument("--l1", type=float, help="L1 penalty lambda on all weights (default 0)")
@@ -123,6 +136,9 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
         raise ValueError(f"loss {cfg['loss']!r} cannot train the digit recogniser; use "
                          f"{', '.join(OUTPUT_ACTIVATION)}")
     layers: list[gn.Layer] = []
+    augment = cfg.get("augment", "off")
+    if augment not in ("off", "", None):
+        layers.append(gn.Augment.from_spec(augment))
     sizes = [784, *cfg["hidden"]]
     if cfg["architecture"] == "cnn":
         act = cfg["activation"]
@@ -137,7 +153,7 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
         if cfg["dropout"]:
             layers.append(gn.Dropout(cfg["dropout"]))
     layers.append(gn.Dense(sizes[-1], 10, activation=OUTPUT_ACTIVATION[cfg["loss"]], init=cfg["init"]))
-    lr = gn.ExponentialDecay(cfg["lr"], cfg["decay"]) if cfg["decay"] != 1.0 else cfg["lr"]
+    lr = _schedule(cfg)
     name = cfg["optimizer"].lower()
     if name == "sgd":
         optimizer = gn.SGD(lr, momentum=cfg["momentum"])
@@ -147,7 +163,30 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
 
         optimizer = lookup(OPTIMIZERS, name, "optimizer")(lr)
     model = gn.Sequential(layers, seed=seed, input_shape=(784,))
-    return model.compile(loss=cfg["loss"], optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
+    loss: Any = cfg["loss"]
+    if cfg.get("label_smoothing"):
+        if gn.get_loss(loss).key != "cross_entropy":
+            raise ValueError(f"--label-smoothing needs --loss cross_entropy, not {loss}")
+        loss = gn.CrossEntropy(label_smoothing=cfg["label_smoothing"])
+    return model.compile(loss=loss, optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
+
+
+def _schedule(cfg: dict[str, Any]) -> Any:
+    """The learning rate of a configuration: a float, or the schedule it names."""
+    import glassnet as gn
+
+    name, warmup = cfg.get("schedule", "exponential"), cfg.get("warmup", 0)
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
+    if warmup and name == "exponential":
+        raise ValueError("--warmup goes with --schedule cosine or onecycle")
+    if name == "cosine":
+        return gn.CosineDecay(cfg["lr"], cfg["epochs"], warmup=warmup)
+    if name == "onecycle":
+        if warmup and not 0 < warmup < cfg["epochs"]:
+            raise ValueError(f"onecycle's --warmup must be between 0 and --epochs {cfg['epochs']}, got {warmup}")
+        return gn.OneCycle(cfg["lr"], cfg["epochs"], pct_start=warmup / cfg["epochs"] if warmup else 0.3)
+    return gn.ExponentialDecay(cfg["lr"], cfg["decay"]) if cfg["decay"] != 1.0 else cfg["lr"]
 
 
 def fit_model(model: Any, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0,
@@ -251,7 +290,8 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], int, Any, str |
     if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
         raise checkpoint.CheckpointError(f"{path} was not written by glassnet train")
     defaults = {"preset": "default", "seed": 0}  # an option left at its default counts as not given
-    given = {"preset": args.preset, "seed": args.seed, **{k: getattr(args, k, None) for k in PRESETS["default"]}}
+    given = {"preset": args.preset, "seed": args.seed,
+             **{k: getattr(args, k, None) for k in {**COMMON, **PRESETS["default"]}}}
     for key, value in given.items():
         old = saved.get(key, saved["config"].get(key))
         if value is not None and value != defaults.get(key) and key != "epochs" and value != old:
