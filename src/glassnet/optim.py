@@ -126,10 +126,25 @@ class OneCycle(Schedule):
         return _cosine((epoch - up) / (self.epochs - up), self.lr, self.lr / (self.div * self.final_div))
 
 
-SCHEDULES: dict[str, type[Schedule]] = {"step": StepDecay, "exponential": ExponentialDecay,
-                                        "inverse_time": InverseTimeDecay, "cosine": CosineDecay,
-                                        "onecycle": OneCycle}
-"""Learning-rate schedules by name."""
+NAMED_SCHEDULES = ("exponential", "cosine", "onecycle")
+"""The schedules the command line names (``learning_rate``)."""
+
+
+def learning_rate(name: str, lr: float, epochs: int, decay: float = 1.0, warmup: int = 0) -> float | Schedule:
+    """The learning rate a command's settings name: ``"exponential"`` eta decay^t (a constant float when
+    decay = 1), ``"cosine"`` (``warmup`` epochs of warm-up, then annealing to 0 at ``epochs``) or
+    ``"onecycle"`` (rising over ``warmup`` epochs, by default the first 30%, then falling)."""
+    if name not in NAMED_SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; known: {', '.join(NAMED_SCHEDULES)}")
+    if warmup and name == "exponential":
+        raise ValueError("a warm-up goes with the cosine or onecycle schedule")
+    if name == "cosine":
+        return CosineDecay(lr, epochs, warmup=warmup)
+    if name == "onecycle":
+        if warmup and not 0 < warmup < epochs:
+            raise ValueError(f"onecycle's warm-up must be between 0 and the {epochs} epochs, got {warmup}")
+        return OneCycle(lr, epochs, pct_start=warmup / epochs if warmup else 0.3)
+    return ExponentialDecay(lr, decay) if decay != 1.0 else float(lr)
 
 
 # ----------------------------------------------------------------------------- optimisers

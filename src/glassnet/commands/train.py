@@ -51,7 +51,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
 COMMON = {"l1": 0.0, "schedule": "exponential", "warmup": 0, "label_smoothing": 0.0, "augment": "off"}
 """Settings every preset shares (presets may override them)."""
-SCHEDULES = ("exponential", "cosine", "onecycle")
 MNIST_META = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
               "classes": list(range(10))}
 """What a saved digit recogniser's ``meta`` says about its input and output."""
@@ -78,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate eta")
     p.add_argument("--momentum", type=float, help="SGD momentum mu")
     p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
-    p.add_argument("--schedule", choices=SCHEDULES,
+    p.add_argument("--schedule", choices=("exponential", "cosine", "onecycle"),
                    help="learning-rate schedule: exponential (eta decay^t, the presets' default), cosine "
                         "(warm-up, then cosine annealing to 0 at the last epoch) or onecycle (up to --lr over "
                         "the first 30%%, then down); cosine and onecycle change eta every batch")
@@ -173,20 +172,10 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
 
 def _schedule(cfg: dict[str, Any]) -> Any:
     """The learning rate of a configuration: a float, or the schedule it names."""
-    import glassnet as gn
+    from glassnet.optim import learning_rate
 
-    name, warmup = cfg.get("schedule", "exponential"), cfg.get("warmup", 0)
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
-    if warmup and name == "exponential":
-        raise ValueError("--warmup goes with --schedule cosine or onecycle")
-    if name == "cosine":
-        return gn.CosineDecay(cfg["lr"], cfg["epochs"], warmup=warmup)
-    if name == "onecycle":
-        if warmup and not 0 < warmup < cfg["epochs"]:
-            raise ValueError(f"onecycle's --warmup must be between 0 and --epochs {cfg['epochs']}, got {warmup}")
-        return gn.OneCycle(cfg["lr"], cfg["epochs"], pct_start=warmup / cfg["epochs"] if warmup else 0.3)
-    return gn.ExponentialDecay(cfg["lr"], cfg["decay"]) if cfg["decay"] != 1.0 else cfg["lr"]
+    return learning_rate(cfg.get("schedule", "exponential"), cfg["lr"], cfg["epochs"], cfg["decay"],
+                         cfg.get("warmup", 0))
 
 
 def fit_model(model: Any, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0,
