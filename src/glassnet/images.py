@@ -109,8 +109,8 @@ def preprocess_digit(img: np.ndarray) -> np.ndarray:
 
     Steps: normalise to [0, 1]; make strokes light on a dark background (inverting when the border is
     light); remove the background level and faint noise (below 0.1, and below 4 sigma of the background's
-    grain, sigma = 1.4826 median|b - median b| over the border's pixels b); crop to the ink; scale the larger side to 20 px
-    (Lanczos, aspect kept); paste into 28x28 with the centre of mass at (14, 14).
+    grain, sigma = 1.4826 median|b - median b| over the border's pixels b); crop to the ink; scale the larger
+    side to 20 px (Lanczos, aspect kept); paste into 28x28 with the centre of mass at (14, 14).
     """
     arr = np.asarray(img)
     if arr.ndim == 3 and arr.shape[2] in (3, 4):

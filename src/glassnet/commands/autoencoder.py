@@ -173,5 +173,6 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
         "ae_test_sq_error_per_image": ae_error, "pca_test_sq_error_per_image": pca_error,
         "seconds": seconds, "pca_seconds": pca_seconds, "code": args.code, "epochs": len(history.epoch),
         "hidden": list(args.hidden), "architecture": architecture, "final_loss": history["loss"][-1],
-        "preset": args.preset, "data": source, "n_train": int(X.shape[0]), "n_test": int(Xt.shape[0]), "n_features": int(X.shape[1]),
+        "preset": args.preset, "data": source, "n_train": int(X.shape[0]), "n_test": int(Xt.shape[0]),
+        "n_features": int(X.shape[1]),
     }

@@ -38,14 +38,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     "3b1b": {"architecture": "mlp", "hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "adam",
              "lr": 0.005, "momentum": 0.0, "decay": 0.93, "epochs": 60, "batch_size": 16, "dropout": 0.0, "l2": 0.0,
              "init": "xavier", "early_stopping": 0, "validation": 0.02},
-    # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%)
+    # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%), trained on
+    # distorted digits (Simard et al. 2003 reached 99.6% so) with label smoothing, a warm-up and cosine annealing
     "cnn": {"architecture": "cnn", "hidden": [256], "activation": "relu", "loss": "cross_entropy",
-            "optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "decay": 0.7, "epochs": 4, "batch_size": 64,
-            "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12},
+            "optimizer": "adam", "lr": 1.5e-3, "momentum": 0.0, "decay": 1.0, "epochs": 16, "batch_size": 64,
+            "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
+            "schedule": "cosine", "warmup": 1, "label_smoothing": 0.1, "augment": "on"},
     # each image as a sequence of 28 rows of 28 pixels, read by an LSTM with 128 units
     "lstm": {"architecture": "lstm", "hidden": [128], "activation": "relu", "loss": "cross_entropy",
-             "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 0.8, "epochs": 6, "batch_size": 64,
-             "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12},
+             "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 1.0, "epochs": 24, "batch_size": 64,
+             "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
+             "schedule": "cosine", "warmup": 1, "label_smoothing": 0.1,
+             "augment": "shift=2,rotate=8,scale=0.08,shear=0.1"},
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
