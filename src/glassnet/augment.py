@@ -52,48 +52,65 @@ def gaussian_blur(fields: np.ndarray, sigma: float) -> np.ndarray:
     return kernel(h) @ fields @ kernel(w).T
 
 
+def _padded(x: np.ndarray) -> np.ndarray:
+    """(n, C, H, W) images framed in zeros, one pixel above and left, two below and right: (n, C, (H+3)(W+3))."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, h + 3, w + 3), x.dtype)
+    out[:, :, 1:h + 1, 1:w + 1] = x
+    return out.reshape(n, c, -1)
+
+
 def _sampling(n: int, h: int, w: int, inverse: np.ndarray, shift: np.ndarray,
               displacement: np.ndarray | None, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """(index, weight), each (4, n, H*W): the 4 input pixels (flat index into the batch of H x W images)
-    that output pixel p of image i reads, and their bilinear weights (0 for pixels outside the image).
+    """(index, weight), each (4, n, H*W): the 4 pixels that output pixel p of image i reads, as flat indices
+    into the batch of images framed by ``_padded``, and their bilinear weights. A point outside the image is
+    moved to the frame (at most 1 px out), where it reads zeros: no test of each neighbour is needed.
     ``inverse`` (n, 2, 2) is A^-1, ``shift`` (n, 2) is t = (tx, ty), ``displacement`` (n, 2, H, W) or None."""
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     py, px = np.divmod(np.arange(h * w, dtype=dtype), w)
-    inverse, shift = inverse.astype(dtype), shift.astype(dtype)
-    dx = (px - cx)[None, :] - shift[:, 0:1]
-    dy = (py - cy)[None, :] - shift[:, 1:2]
-    qx = inverse[:, 0, 0:1] * dx
-    qx += inverse[:, 0, 1:2] * dy
-    qx += cx
-    qy = inverse[:, 1, 0:1] * dx
-    qy += inverse[:, 1, 1:2] * dy
-    qy += cy
+    px -= cx
+    py -= cy
+    inverse = inverse.astype(dtype)
+    offset = np.array([cx, cy], dtype) - np.einsum("nij,nj->ni", inverse, shift.astype(dtype))  # c - A^-1 t
+    qx = inverse[:, 0, 0:1] * px
+    qx += inverse[:, 0, 1:2] * py
+    qx += offset[:, 0:1]
+    qy = inverse[:, 1, 0:1] * px
+    qy += inverse[:, 1, 1:2] * py
+    qy += offset[:, 1:2]
     if displacement is not None:
         qx += displacement[:, 0].reshape(n, -1)
         qy += displacement[:, 1].reshape(n, -1)
+    np.clip(qx, -1, w, out=qx)
+    np.clip(qy, -1, h, out=qy)
     x0, y0 = np.floor(qx), np.floor(qy)
     fx, fy = qx - x0, qy - y0
-    # weights along each axis, 0 where that neighbour lies outside the image
-    wx = ((1 - fx) * ((x0 >= 0) & (x0 <= w - 1)), fx * ((x0 >= -1) & (x0 <= w - 2)))
-    wy = ((1 - fy) * ((y0 >= 0) & (y0 <= h - 1)), fy * ((y0 >= -1) & (y0 <= h - 2)))
+    gx, gy = 1 - fx, 1 - fy
     weight = np.empty((4, n, h * w), dtype)
-    for k, (oy, ox) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        np.multiply(wy[oy], wx[ox], out=weight[k])
-    base = y0.astype(np.intp) * w + x0.astype(np.intp) + (np.arange(n) * (h * w))[:, None]
-    index = base[None] + np.array([0, 1, w, w + 1])[:, None, None]  # wrong only where the weight is 0
+    np.multiply(gy, gx, out=weight[0])
+    np.multiply(gy, fx, out=weight[1])
+    np.multiply(fy, gx, out=weight[2])
+    np.multiply(fy, fx, out=weight[3])
+    row = w + 3
+    y0 += 1
+    y0 *= row
+    y0 += x0
+    y0 += 1  # (y0 + 1) (W + 3) + (x0 + 1): the top-left neighbour in the framed image
+    base = y0.astype(np.intp)
+    base += (np.arange(n) * ((h + 3) * row))[:, None]
+    index = base[None] + np.array([0, 1, row, row + 1])[:, None, None]
     return index, weight
 
 
 def _gather(x: np.ndarray, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """out[i, c, p] = sum_k weight[k, i, p] x[i, c, index[k, i, p]] for x of shape (n, C, H*W) (index into
-    the batch of single-channel images; a channel c reads the same pixels of its own plane)."""
-    n, c, hw = x.shape
+    """out[i, c, p] = sum_k weight[k, i, p] xf[i, c, index[k, i, p]] for x of shape (n, C, H, W) and xf its
+    framed images (a channel c reads the same pixels of its own plane)."""
+    n, c = x.shape[:2]
     if c > 1:
-        planes = x.transpose(1, 0, 2).reshape(c, n * hw)
-        return np.stack([_gather(p.reshape(n, 1, hw), index, weight)[:, 0] for p in planes], axis=1)
-    vals = x.reshape(-1).take(index, mode="clip")
+        return np.stack([_gather(x[:, k:k + 1], index, weight)[:, 0] for k in range(c)], axis=1)
+    vals = _padded(x).reshape(-1).take(index)
     vals *= weight.astype(x.dtype, copy=False)
-    return vals.sum(axis=0).reshape(n, 1, hw)
+    return vals.sum(axis=0).reshape(n, 1, index.shape[2])
 
 
 def _inverse_affine(rotation: np.ndarray, scale: np.ndarray, shear: np.ndarray) -> np.ndarray:
@@ -122,7 +139,7 @@ def warp(images: Any, rotation: Any = 0.0, scale: Any = 1.0, shear: Any = 0.0, s
                               np.broadcast_to(np.asarray(shear, float), (n,)))
     index, weight = _sampling(n, h, w, inverse, np.broadcast_to(np.asarray(shift, float), (n, 2)),
                               displacement, x.dtype)
-    return _gather(x.reshape(n, c, h * w), index, weight).reshape(x.shape)
+    return _gather(x.reshape(n, c, h, w), index, weight).reshape(x.shape)
 
 
 @register
@@ -192,7 +209,7 @@ class Augment(Layer):
         if not (self.frozen and self.index is not None and self.index.shape[1:] == (n, h * w)):
             self._dtype = x.dtype
             self._draw(n, h, w)
-        self.output = _gather(x.reshape(n, c, h * w), self.index, self.weight).reshape(x.shape)
+        self.output = _gather(x.reshape(n, c, h, w), self.index, self.weight).reshape(x.shape)
         return self.output
 
     def _draw(self, n: int, h: int, w: int) -> None:
@@ -218,12 +235,11 @@ class Augment(Layer):
         x = self.input
         n = x.shape[0]
         c, h, w = _image_shape(x.shape[1:])
-        size = n * h * w
-        index = np.clip(self.index, 0, size - 1)  # as take(mode="clip") read them (their weight is 0)
-        g = grad.reshape(n, c, h * w).transpose(1, 0, 2).reshape(c, 1, size)
-        planes = [np.bincount(index.ravel(), (gc * self.weight.reshape(4, size)).ravel(), minlength=size)
-                  for gc in g]
-        return np.stack(planes).reshape(c, n, h * w).transpose(1, 0, 2).astype(grad.dtype).reshape(x.shape)
+        size = n * (h + 3) * (w + 3)
+        g = grad.reshape(n, c, h * w).transpose(1, 0, 2).reshape(c, 1, n, h * w)
+        planes = [np.bincount(self.index.ravel(), (gc * self.weight).ravel(), minlength=size) for gc in g]
+        framed = np.stack(planes).reshape(c, n, h + 3, w + 3)[:, :, 1:h + 1, 1:w + 1]  # the frame's share: none
+        return framed.transpose(1, 0, 2, 3).astype(grad.dtype).reshape(x.shape)
 
     def get_config(self) -> dict[str, Any]:
         return {"shift": self.shift, "rotate": self.rotate, "scale": self.scale, "shear": self.shear,
