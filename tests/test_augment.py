@@ -142,3 +142,22 @@ def test_spec_config_and_file_round_trip(tmp_path):
     model.save(tmp_path / "m.npz")
     again = gn.load(tmp_path / "m.npz")
     assert json.dumps(again.layers[0].get_config()) == json.dumps(layer.get_config())
+
+
+def test_train_command_options(tmp_path, capsys):
+    from glassnet.cli import main
+
+    out = tmp_path / "m.npz"
+    assert main(["train", "--sample", "--hidden", "16", "--epochs", "1", "--threads", "1", "--quiet", "--augment",
+                 "rotate=5", "--schedule", "onecycle", "--label-smoothing", "0.1", "--json", "--out", str(out)]) == 0
+    capsys.readouterr()
+    model = gn.load(out)
+    assert isinstance(model.layers[0], gn.Augment) and model.layers[0].rotate == 5.0
+    assert model.loss.label_smoothing == 0.1
+    assert model.meta["config"]["schedule"] == "onecycle"
+    for bad, message in ((["--augment", "twist=1"], "KEY=NUMBER"), (["--warmup", "2"], "warm-up goes with"),
+                         (["--loss", "mse", "--label-smoothing", "0.1"], "needs --loss cross_entropy")):
+        assert main(["train", "--sample", "--epochs", "1", "--schedule", "exponential", *bad,
+                     "--out", str(tmp_path / "x.npz")]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err

@@ -25,19 +25,24 @@ HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test ac
 PRESETS: dict[str, dict[str, Any]] = {
     # "architecture": mlp (784-hidden...-10), cnn (two 5x5 conv + 2x2 max-pool stages, then the hidden dense
     # layers), lstm (the image read as 28 rows of 28 pixels by an LSTM of hidden[0] units)
-    # the best MLP we know how to train here: >= 98% test accuracy in well under a minute on 2 cores
+    # the best MLP we know how to train here in under a minute on 2 cores: distorted digits, label smoothing and
+    # cosine annealing take it past LeCun et al.'s 98.4% for 800 hidden units
     "default": {"architecture": "mlp", "hidden": [512, 256], "activation": "relu", "loss": "cross_entropy",
-                "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "decay": 0.9, "epochs": 20, "batch_size": 128,
-                "dropout": 0.2, "l2": 0.0, "init": "auto", "early_stopping": 5, "validation": 1 / 12},
+                "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "decay": 1.0, "epochs": 24, "batch_size": 128,
+                "dropout": 0.2, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
+                "schedule": "cosine", "warmup": 0, "label_smoothing": 0.1,
+                "augment": "shift=1.5,rotate=8,scale=0.08,shear=0.1"},
     # Nielsen, "Neural Networks and Deep Learning", ch. 1: 784-30-10 sigmoid, quadratic cost, eta = 3.0
     "nielsen": {"architecture": "mlp", "hidden": [30], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd",
                 "lr": 3.0, "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
                 "init": "standard_normal", "early_stopping": 0, "validation": 1 / 12},
     # 3Blue1Brown's network: 784-16-16-10 sigmoid, quadratic cost (13,002 parameters); plain SGD plateaus
-    # near 94% here, Adam with a decaying rate and nearly all the training data gets past 95%
+    # near 94% here; Adam with a decaying rate, nearly all the training data and mildly distorted digits (the
+    # network fits its training images 2.7 points better than the test images without them) get near 96%
     "3b1b": {"architecture": "mlp", "hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "adam",
              "lr": 0.005, "momentum": 0.0, "decay": 0.93, "epochs": 60, "batch_size": 16, "dropout": 0.0, "l2": 0.0,
-             "init": "xavier", "early_stopping": 0, "validation": 0.02},
+             "init": "xavier", "early_stopping": 0, "validation": 0.02,
+             "augment": "shift=1,rotate=6,scale=0.06,shear=0.08"},
     # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%), trained on
     # distorted digits (Simard et al. 2003 reached 99.6% so) with label smoothing, a warm-up and cosine annealing
     "cnn": {"architecture": "cnn", "hidden": [256], "activation": "relu", "loss": "cross_entropy",
