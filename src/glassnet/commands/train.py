@@ -87,7 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, help="SGD momentum mu")
     p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
     p.add_argument("--schedule", choices=("exponential", "cosine", "onecycle"),
-                   help="learning-rate schedule: exponential (eta decay^t, the presets' default), cosine "
+                   help="learning-rate schedule: exponential (eta decay^t, with --decay), cosine "
                         "(warm-up, then cosine annealing to 0 at the last epoch) or onecycle (up to --lr over "
                         "the first 30%%, then down); cosine and onecycle change eta every batch")
     p.add_argument("--warmup", type=int, metavar="N",
@@ -97,7 +97,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", nargs="?", const="on", metavar="SPEC",
                    help="distort every training image afresh: random shifts, rotations, scaling and shear, "
                         "elastic with alpha > 0; SPEC like shift=2,rotate=10,scale=0.1,shear=0.15,alpha=34,"
-                        "sigma=4 (unnamed keys keep these defaults, alpha 0); off: none (the default)")
+                        "sigma=4 (unnamed keys keep these defaults, alpha 0); off: none")
     p.add_argument("--epochs", type=int, help="maximum number of epochs")
     p.add_argument("--batch-size", type=int, help="mini-batch size (0: full batch)")
     p.add_argument("--l1", type=float, help="L1 penalty lambda on all weights (default 0)")
