@@ -3,10 +3,11 @@ people's pictures differ from MNIST (thicker and thinner strokes, tilted, off-ce
 scanned at a low resolution and enlarged), then read through the preprocessing ``glassnet predict`` uses
 (``glassnet.images.preprocess_digit``: crop to the ink, scale to 20 px, centre of mass to the middle).
 
-    python examples/distorted_digits.py model.npz --data-dir ../shared/datasets/mnist [--n 2000] [--markdown]
+    python examples/distorted_digits.py model.npz [other.npz ...] --data-dir ../shared/datasets/mnist [--n 2000]
+        [--markdown]
 
-The table gives, for each kind of distortion, the accuracy on the distorted 28x28 images as they are (where
-they are 28x28) and after the preprocessing. Needs Pillow (``pip install 'glassnet[image]'``).
+The table gives, for each kind of distortion and each model, the accuracy on the distorted 28x28 images as they
+are (where they are 28x28) and after the preprocessing. Needs Pillow (``pip install 'glassnet[image]'``).
 """
 
 from __future__ import annotations
@@ -88,30 +89,33 @@ def accuracy(model: gn.Sequential, X: np.ndarray, y: np.ndarray) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model", help="a model file written by glassnet train")
+    p.add_argument("models", nargs="+", help="model files written by glassnet train")
     p.add_argument("--data-dir", help="folder with the full MNIST (default: the embedded sample)")
     p.add_argument("--n", type=int, default=2000, help="test digits per distortion (default 2000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = p.parse_args()
-    model = gn.load(args.model)
+    models = [gn.load(path) for path in args.models]
     X, y = mnist.load("test", args.data_dir, sample=args.data_dir is None, verbose=False)
     X, y = X[:args.n], y[:args.n]
-    images = X.reshape(-1, 28, 28)
+    header = ["distortion"] + [f"{path}: {kind}" for path in args.models for kind in ("as it is", "preprocessed")]
     rows = []
-    for name, distorted in distortions(images, args.seed).items():
-        raw = accuracy(model, distorted.reshape(len(y), -1), y) if distorted.shape[1:] == (28, 28) else None
+    for name, distorted in distortions(X.reshape(-1, 28, 28), args.seed).items():
         pre = np.stack([preprocess_digit(img) for img in distorted])
-        rows.append((name, raw, accuracy(model, pre, y)))
-    width = max(len(r[0]) for r in rows)
+        row = [name]
+        for model in models:
+            raw = distorted.shape[1:] == (28, 28)
+            row += [f"{100 * accuracy(model, distorted.reshape(len(y), -1), y):.2f}%" if raw else "-",
+                    f"{100 * accuracy(model, pre, y):.2f}%"]
+        rows.append(row)
     if args.markdown:
-        print("| distortion | as it is | after preprocessing |\n|---|---:|---:|")
-    for name, raw, pre in rows:
-        raw_text = "-" if raw is None else f"{100 * raw:.2f}%"
-        if args.markdown:
-            print(f"| {name} | {raw_text} | {100 * pre:.2f}% |")
-        else:
-            print(f"{name:<{width}}  {raw_text:>8}  {100 * pre:6.2f}%")
+        print("| " + " | ".join(header) + " |\n|---|" + "---:|" * (len(header) - 1))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        return 0
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(f"{v:<{widths[0]}}" if i == 0 else f"{v:>{widths[i]}}" for i, v in enumerate(row)))
     return 0
 
 
