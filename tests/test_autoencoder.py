@@ -290,3 +290,17 @@ def test_cli_falls_back_to_the_sample_and_reports_errors(tmp_path, monkeypatch, 
     assert main(["autoencoder", "--code", "0"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == "glassnet autoencoder: error: --code must be >= 1, got 0"
+
+
+def test_cli_presets_give_the_paper_shape_and_options_override_them(capsys):
+    status = main(["autoencoder", "--preset", "paper", "--sample", "--epochs", "1", "--batch-size", "2500",
+                   "--json"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert result["preset"] == "paper" and result["hidden"] == [1000, 500, 250] and result["code"] == 30
+    assert result["architecture"] == "autoencoder 784-1000-500-250-30-250-500-1000-784"
+    assert result["epochs"] == 1 and result["ae_test_sq_error_per_image"] > 0 and result["seconds"] > 0
+    assert "lr 0.000825" in captured.err  # warm-up from 0.1 x 1.5e-3, the second of 2 batches: (0.1 + 0.9 / 2) x 1.5e-3
+    assert main(["autoencoder", "--preset", "paper", "--schedule", "exponential", "--warmup", "2"]) == 1
+    assert "warm-up goes with" in capsys.readouterr().err

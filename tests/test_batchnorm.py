@@ -262,11 +262,11 @@ def test_mnist_subset_learns_with_batch_norm():
 def test_train_inserts_batch_norm_before_each_hidden_activation():
     from glassnet.commands.train import PRESETS, build
 
-    mlp = build({**PRESETS["default"], "batch_norm": True}, seed=0)
+    mlp = build({**PRESETS["default"], "batch_norm": True, "augment": "off"}, seed=0)
     kinds = [type(layer).__name__ for layer in mlp.layers]
     assert kinds == ["Dense", "BatchNorm", "Dropout", "Dense", "BatchNorm", "Dropout", "Dense"]
     assert mlp.layers[0].activation is None and type(mlp.layers[1].activation).__name__ == "ReLU"
-    cnn = build({**PRESETS["cnn"], "batch_norm": True}, seed=0)
+    cnn = build({**PRESETS["cnn"], "batch_norm": True, "augment": "off"}, seed=0)
     kinds = [type(layer).__name__ for layer in cnn.layers]
     assert kinds == ["Reshape", "Conv2D", "BatchNorm", "MaxPool2D", "Conv2D", "BatchNorm", "MaxPool2D", "Flatten",
                      "Dense", "BatchNorm", "Dropout", "Dense"]
@@ -277,8 +277,8 @@ def test_train_command_with_batch_norm(tmp_path, capsys):
     from glassnet.cli import main
 
     out = tmp_path / "bn.npz"
-    code = main(["train", "--sample", "--batch-norm", "--hidden", "32", "--epochs", "2", "--dropout", "0",
-                 "--out", str(out), "--json", "--quiet", "--threads", "1"])
+    code = main(["train", "--sample", "--batch-norm", "--augment", "off", "--hidden", "32", "--epochs", "2",
+                 "--dropout", "0", "--out", str(out), "--json", "--quiet", "--threads", "1"])
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["test_accuracy"] > 0.8 and result["parameters"] == 784 * 32 + 32 + 2 * 32 + 33 * 10
@@ -312,8 +312,8 @@ def test_a_sweeps_best_model_keeps_its_running_statistics(tmp_path, capsys):
     from glassnet.cli import main
     from glassnet.datasets import mnist
 
-    args = ["sweep", "--grid", "batch_norm=true", "--seeds", "2", "--sample", "--epochs", "1", "--hidden", "16",
-            "--dropout", "0", "--jobs", "1", "--train-images", "1000", "--test-images", "300", "--out",
+    args = ["sweep", "--grid", "batch_norm=true", "--seeds", "2", "--sample", "--augment", "off", "--epochs", "1",
+            "--hidden", "16", "--dropout", "0", "--jobs", "1", "--train-images", "1000", "--test-images", "300", "--out",
             str(tmp_path), "--quiet", "--json"]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

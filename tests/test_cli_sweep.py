@@ -100,7 +100,7 @@ def free_port():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--grid", "depth=1,2"], "--grid: unknown option 'depth'; sweepable: activation, batch_norm, batch_size"),
+    (["--grid", "depth=1,2"], "--grid: unknown option 'depth'; sweepable: activation, augment, batch_norm, batch_size"),
     (["--grid", "lr=abc"], "--grid lr: expected a number, got 'abc'"),
     (["--grid", "lr="], "--grid lr= has no values; give KEY=V1,V2,..."),
     (["--random", "lr=normal(0,1)"], "--random lr: expected uniform(A,B), loguniform(A,B) or choice(V1,V2,...)"),

@@ -47,6 +47,7 @@ def example(cls_name: str) -> tuple[list[gn.Layer], tuple[int, ...]]:
         "LSTM": ([gn.LSTM(2, 3)], (5, 2)),
         "GaussianNoise": ([gn.GaussianNoise(0.2)], (4,)),
         "MaskingNoise": ([gn.MaskingNoise(0.2)], (4,)),
+        "Augment": ([gn.Augment(shift=1, rotate=5, alpha=10, sigma=2)], (1, 6, 6)),
         "DenseTied": ([gn.DenseTied("out", n_out=3, activation="relu"), gn.Dense(3, 4, name="out")], (4,)),
     }
     if cls_name in table:

@@ -33,7 +33,8 @@ def test_every_train_option_is_sweepable_and_read_by_its_own_type():
     ("lr=abc", "--grid lr: expected a number, got 'abc'"),
     ("epochs=2.5", "--grid epochs: expected a whole number, got '2.5'"),
     ("hidden=12-x", "--grid hidden: expected comma-separated layer sizes"),
-    ("learning_rate=0.1", "--grid: unknown option 'learning_rate'; sweepable: activation, batch_norm, batch_size"),
+    ("learning_rate=0.1",
+     "--grid: unknown option 'learning_rate'; sweepable: activation, augment, batch_norm, batch_size"),
 ])
 def test_bad_grid_values_fail_in_one_line(text, message):
     with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace("[", r"\[")):

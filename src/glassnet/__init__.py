@@ -22,6 +22,7 @@ from glassnet.activations import (
     Tanh,
     get_activation,
 )
+from glassnet.augment import Augment, warp
 from glassnet.autoencoder import Autoencoder, DenseTied
 from glassnet.callbacks import (
     Callback,
@@ -45,8 +46,10 @@ from glassnet.normalization import BatchNorm
 from glassnet.optim import (
     SGD,
     Adam,
+    CosineDecay,
     ExponentialDecay,
     InverseTimeDecay,
+    OneCycle,
     Optimizer,
     RMSProp,
     Schedule,
@@ -81,13 +84,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Autoencoder", "AvgPool2D", "BatchNorm",
-    "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CrossEntropy", "Dense",
-    "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GaussianNoise",
-    "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss", "MaskingNoise",
-    "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneHot", "Optimizer", "Parameter",
-    "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau", "Reshape", "Schedule",
-    "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish", "Tanh",
-    "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck", "load",
-    "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "xor_network",
+    "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Augment", "Autoencoder", "AvgPool2D",
+    "BatchNorm", "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CosineDecay",
+    "CrossEntropy", "Dense", "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten",
+    "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss",
+    "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
+    "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
+    "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",
+    "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck",
+    "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
 ]

@@ -24,6 +24,7 @@ SIZE = 28  # side of the MNIST field
 BOX = 20  # side of the box the ink is scaled into
 INK_THRESHOLD = 0.1  # intensities below this (after background removal) count as noise
 MIN_CONTRAST = 0.1  # a picture whose values span less than this has no ink
+NOISE_SIGMAS = 4.0  # and so do intensities within this many standard deviations of the background's noise
 MAX_PIXELS = 50_000_000
 """Larger pictures are refused from their header, before any decoding (decompression bombs)."""
 MAX_SIDE = 2048
@@ -107,8 +108,9 @@ def preprocess_digit(img: np.ndarray) -> np.ndarray:
     """A grey picture of one digit (2-D, any size; RGB(A) arrays are turned grey) as float32 (784,) in [0, 1].
 
     Steps: normalise to [0, 1]; make strokes light on a dark background (inverting when the border is
-    light); remove the background level and faint noise; crop to the ink; scale the larger side to 20 px
-    (Lanczos, aspect kept); paste into 28x28 with the centre of mass at (14, 14).
+    light); remove the background level and faint noise (below 0.1, and below 4 sigma of the background's
+    grain, sigma = 1.4826 median|b - median b| over the border's pixels b); crop to the ink; scale the larger
+    side to 20 px (Lanczos, aspect kept); paste into 28x28 with the centre of mass at (14, 14).
     """
     arr = np.asarray(img)
     if arr.ndim == 3 and arr.shape[2] in (3, 4):
@@ -125,8 +127,10 @@ def preprocess_digit(img: np.ndarray) -> np.ndarray:
     if np.median(border) > 0.5:  # dark ink on light paper
         x = 1.0 - x
     background = float(np.median(x))
+    # the paper's grain (a photograph's noise): sigma of the border's pixels, from their median absolute deviation
+    noise = 1.4826 * float(np.median(np.abs(border - np.median(border))))
     x = np.clip((x - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
-    x[x < INK_THRESHOLD] = 0.0
+    x[x < max(INK_THRESHOLD, NOISE_SIGMAS * noise / max(1.0 - background, 1e-6))] = 0.0
     rows, cols = np.flatnonzero(x.any(axis=1)), np.flatnonzero(x.any(axis=0))
     if rows.size == 0:
         raise ImageError("expected a digit, found no ink (no stroke stands out from the background)")

@@ -112,6 +112,8 @@ def model_config(model: Sequential) -> dict[str, Any]:
         compiled = {"loss": model.loss.key, "metrics": model.metrics, "l1": model.l1, "l2": model.l2,
                     "optimizer": {"class": type(model.optimizer).__name__,
                                   "config": model.optimizer.get_config()}}
+        if getattr(model.loss, "label_smoothing", 0.0):
+            compiled["label_smoothing"] = model.loss.label_smoothing
     return {
         "format": FORMAT, "version": FORMAT_VERSION, "glassnet_version": __version__,
         "dtype": model.dtype.name, "input_shape": list(model.input_shape),
@@ -211,7 +213,9 @@ CONFIG_SCHEMA = Record({
     "layers": List(Record({"class": Choice(lambda: LAYERS, "layer type"), "config": Dict()}), 1),
     "compile": Optional(Record({
         "loss": Choice(_losses, "loss"), "metrics": List(Choice(("accuracy",))), "l1": Float(0), "l2": Float(0),
-        "optimizer": Record({"class": Choice(_optimizer_classes, "optimizer"), "config": Dict()})})),
+        "optimizer": Record({"class": Choice(_optimizer_classes, "optimizer"), "config": Dict()}),
+        "label_smoothing": Float(0, 1, high_open=True)},
+        required=("loss", "metrics", "l1", "l2", "optimizer"))),
     "meta": Dict(),
 }, required=("format", "version", "dtype", "input_shape", "layers"))
 """The top level of a model file's config; each layer's and the optimiser's config have their own schema."""
@@ -290,7 +294,15 @@ def build_model(cfg: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> Sequen
         opt = c["optimizer"]
         try:
             optimizer = _optimizer_classes()[opt["class"]](**opt["config"])
-            model.compile(loss=c["loss"], optimizer=optimizer, metrics=c["metrics"], l1=c["l1"], l2=c["l2"])
+            loss = c["loss"]
+            if c.get("label_smoothing"):
+                from glassnet.losses import get_loss
+
+                loss = get_loss(loss)
+                if not hasattr(loss, "label_smoothing"):
+                    raise ValueError(f"label_smoothing needs the cross_entropy loss, not {c['loss']}")
+                loss.label_smoothing = float(c["label_smoothing"])
+            model.compile(loss=loss, optimizer=optimizer, metrics=c["metrics"], l1=c["l1"], l2=c["l2"])
         except (ValueError, TypeError) as e:
             raise ModelFileError(f"bad compile settings ({_one_line(e)})") from None
     return model

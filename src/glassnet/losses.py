@@ -101,25 +101,49 @@ class CrossEntropy(Loss):
 
     Fused with ``Softmax``: C = 1/n sum_i [logsumexp(z_i) - sum_k y_ik z_ik] (for rows of y summing
     to one),  dC/dz = (p - y) / n.
+
+    Label smoothing eps (Szegedy et al., 2016) trains on  y' = (1 - eps) y + eps / K  (K classes) in place
+    of y: the cost, with the same formulas, never asks for a probability of exactly one.
     """
 
     key = "cross_entropy"
     fuses_with = Softmax
 
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
+    def smoothed(self, y: np.ndarray) -> np.ndarray:
+        """y' = (1 - eps) y + eps / K (y itself when eps = 0)."""
+        eps = self.label_smoothing
+        return y if not eps else (1.0 - eps) * y + eps / y.shape[-1]
+
     def value(self, a: np.ndarray, y: np.ndarray) -> float:
-        return -float(np.sum(y * np.log(np.clip(a, _EPS, None)))) / a.shape[0]
+        return -float(np.sum(self.smoothed(y) * np.log(np.clip(a, _EPS, None)))) / a.shape[0]
 
     def gradient(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return -y / (np.clip(a, _EPS, None) * a.shape[0])
+        return -self.smoothed(y) / (np.clip(a, _EPS, None) * a.shape[0])
 
     def fused_value(self, z: np.ndarray, a: np.ndarray, y: np.ndarray, act: Activation) -> float:
         lse = act.log_normaliser(z)  # ln sum_k e^(z_ik), kept from the forward pass
-        return float(np.vdot(lse, row_sums(y)) - np.vdot(y, z)) / z.shape[0]
+        c = float(np.vdot(lse, row_sums(y)) - np.vdot(y, z))
+        eps = self.label_smoothing
+        if eps:  # with y' in place of y: sum_k y'_ik = (1 - eps) sum_k y_ik + eps, y'.z = (1 - eps) y.z + eps/K sum z
+            c = (1.0 - eps) * c + eps * float(np.sum(lse) - np.sum(z) / z.shape[-1])
+        return c / z.shape[0]
 
     def fused_delta(self, a: np.ndarray, y: np.ndarray, act: Activation) -> np.ndarray:
         d = a - y
+        eps = self.label_smoothing
+        if eps:  # p - y' = (p - y) + eps y - eps / K
+            d += eps * y
+            d -= eps / y.shape[-1]
         d *= 1.0 / a.shape[0]
         return d
+
+    def __repr__(self) -> str:
+        return f"CrossEntropy(label_smoothing={self.label_smoothing:g})" if self.label_smoothing else "CrossEntropy()"
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -434,7 +434,10 @@ class Sequential:
                 cb.on_epoch_begin(epoch, {})
             perm = rng.permutation(n) if shuffle else None
             total, correct = 0.0, 0
+            per_batch = optimizer.per_batch
             for b in range(n_batches):
+                if per_batch:
+                    optimizer.begin_batch(epoch + b / n_batches)
                 lo = b * bs
                 hi = min(lo + bs, n)
                 if perm is None:

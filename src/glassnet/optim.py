@@ -12,58 +12,20 @@ import numpy as np
 
 from glassnet._checks import lookup
 from glassnet.layers import Parameter
+from glassnet.schedules import (  # noqa: F401  (the schedules live there; importable from here too)
+    NAMED_SCHEDULES,
+    CosineDecay,
+    ExponentialDecay,
+    InverseTimeDecay,
+    OneCycle,
+    Schedule,
+    StepDecay,
+    learning_rate,
+)
 from glassnet.schema import Field, Float, class_schema
 
 if TYPE_CHECKING:
     from glassnet.model import Sequential
-
-
-# ----------------------------------------------------------------------------- schedules
-class Schedule:
-    """eta(epoch) for epoch = 0, 1, ...; pass one as ``lr`` to any optimiser.
-
-    A schedule whose value depends on more than the epoch (its own counters) returns them from
-    ``state_dict()`` and takes them back in ``load_state_dict``, so that checkpoints resume it exactly.
-    """
-
-    def __call__(self, epoch: int) -> float:
-        raise NotImplementedError
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
-
-
-class StepDecay(Schedule):
-    """eta_t = eta_0 * factor ^ floor(t / every)."""
-
-    def __init__(self, lr: float, factor: float = 0.5, every: int = 10) -> None:
-        self.lr, self.factor, self.every = float(lr), float(factor), int(every)
-
-    def __call__(self, epoch: int) -> float:
-        return self.lr * self.factor ** (epoch // self.every)
-
-
-class ExponentialDecay(Schedule):
-    """eta_t = eta_0 * rate ^ t."""
-
-    def __init__(self, lr: float, rate: float = 0.95) -> None:
-        self.lr, self.rate = float(lr), float(rate)
-
-    def __call__(self, epoch: int) -> float:
-        return self.lr * self.rate**epoch
-
-
-class InverseTimeDecay(Schedule):
-    """eta_t = eta_0 / (1 + decay * t)."""
-
-    def __init__(self, lr: float, decay: float = 0.1) -> None:
-        self.lr, self.decay = float(lr), float(decay)
-
-    def __call__(self, epoch: int) -> float:
-        return self.lr / (1.0 + self.decay * epoch)
 
 
 # ----------------------------------------------------------------------------- optimisers
@@ -99,6 +61,15 @@ class Optimizer:
         """Called by ``fit`` before each epoch: eta <- schedule(epoch)."""
         if self.schedule is not None:
             self.lr = float(self.schedule(epoch))
+
+    @property
+    def per_batch(self) -> bool:
+        """True when the schedule wants ``begin_batch`` before every batch."""
+        return bool(getattr(self.schedule, "per_batch", False))
+
+    def begin_batch(self, epoch: float) -> None:
+        """Called by ``fit`` before each batch when ``per_batch``: eta <- schedule(epoch + b / n_batches)."""
+        self.lr = float(self.schedule(epoch))
 
     def train_step(self, model: Sequential, x: np.ndarray, y: np.ndarray) -> float:
         loss = model.backprop(x, y)

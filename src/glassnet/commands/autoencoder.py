@@ -17,10 +17,16 @@ from glassnet.commands._common import add_data_dir, add_threads, emit_json
 
 HELP = "train an autoencoder on MNIST and compare its test reconstruction error with PCA"
 
-DEFAULT_HIDDEN = "512,128"
-DEFAULT_EPOCHS = 30
-DEFAULT_LR = 2e-3
-DEFAULT_DECAY = 0.9
+PRESETS: dict[str, dict[str, Any]] = {
+    # a deep autoencoder 3.8 times better than PCA in under two minutes on 2 cores
+    "default": {"hidden": [512, 128], "code": 30, "epochs": 30, "batch_size": 128, "lr": 2e-3, "lr_decay": 0.9,
+                "schedule": "exponential", "warmup": 0},
+    # Hinton & Salakhutdinov (2006): 784-1000-500-250-30, trained here end to end with Adam, a one-epoch warm-up
+    # and cosine annealing, aiming at their 3.00 within 20 minutes on 2 cores
+    "paper": {"hidden": [1000, 500, 250], "code": 30, "epochs": 80, "batch_size": 128, "lr": 1.5e-3,
+              "lr_decay": 1.0, "schedule": "cosine", "warmup": 1},
+}
+"""Starting configurations of ``--preset``; the options given override them."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -38,18 +44,26 @@ def _sizes(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--code", type=int, default=30, help="width of the code layer (default 30)")
-    parser.add_argument("--hidden", type=_sizes, default=_sizes(DEFAULT_HIDDEN), metavar="W1,W2,...",
-                        help=f"encoder hidden widths, mirrored in the decoder (default {DEFAULT_HIDDEN})")
+    d = PRESETS["default"]
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                        help="starting configuration: default (784-512-128-30) or paper (784-1000-500-250-30, "
+                             "the 2006 record's shape); the options below override it")
+    parser.add_argument("--code", type=int, help=f"width of the code layer (default {d['code']})")
+    parser.add_argument("--hidden", type=_sizes, metavar="W1,W2,...",
+                        help="encoder hidden widths, mirrored in the decoder (default "
+                             f"{','.join(map(str, d['hidden']))})")
     parser.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     parser.add_argument("--loss", default="binary_cross_entropy",
                         help="reconstruction cost: binary_cross_entropy (default) or mse")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
-    parser.add_argument("--batch-size", type=int, default=128, help="default 128")
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR,
-                        help=f"Adam learning rate (default {DEFAULT_LR:g})")
-    parser.add_argument("--lr-decay", type=float, default=DEFAULT_DECAY,
-                        help=f"eta_t = lr * decay^t for epoch t (default {DEFAULT_DECAY:g}; 1: constant)")
+    parser.add_argument("--epochs", type=int, help=f"default {d['epochs']} (paper: {PRESETS['paper']['epochs']})")
+    parser.add_argument("--batch-size", type=int, help=f"default {d['batch_size']}")
+    parser.add_argument("--lr", type=float, help=f"Adam learning rate (default {d['lr']:g})")
+    parser.add_argument("--lr-decay", type=float,
+                        help=f"exponential schedule: eta_t = lr * decay^t for epoch t (default {d['lr_decay']:g}; "
+                             "1: constant)")
+    parser.add_argument("--schedule", choices=("exponential", "cosine", "onecycle"),
+                        help="learning-rate schedule (default exponential; paper: cosine), as glassnet train's")
+    parser.add_argument("--warmup", type=int, metavar="N", help="epochs of warm-up, as glassnet train's")
     parser.add_argument("--tied", action="store_true", help="tie weights: encoder W = decoder W^T")
     parser.add_argument("--noise", type=float, default=0.0,
                         help="denoising: Gaussian std, or masking probability with --noise-type masking")
@@ -79,7 +93,16 @@ def _epoch_lines(epochs: int) -> Any:
     return EpochLines()
 
 
+def resolve(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with every option left out taken from ``--preset``."""
+    for key, value in PRESETS[getattr(args, "preset", None) or "default"].items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    return args
+
+
 def _check(args: argparse.Namespace) -> None:
+    resolve(args)
     for name in ("code", "epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -117,7 +140,7 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
     from glassnet.autoencoder import Autoencoder, GaussianNoise, MaskingNoise
     from glassnet.datasets import mnist
     from glassnet.decomposition import PCA
-    from glassnet.optim import Adam, ExponentialDecay
+    from glassnet.optim import Adam, learning_rate
 
     X, _, source = mnist.load("train", args.data_dir, sample=args.sample, return_source=True)
     Xt, _ = mnist.load("test", args.data_dir, sample=args.sample)
@@ -128,7 +151,7 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
         noise = GaussianNoise(args.noise) if args.noise_type == "gaussian" else MaskingNoise(args.noise)
     ae = Autoencoder.from_sizes(X.shape[1], args.hidden, args.code, activation=args.activation, noise=noise,
                                 tied=args.tied, seed=args.seed)
-    lr = ExponentialDecay(args.lr, args.lr_decay) if args.lr_decay != 1 else args.lr
+    lr = learning_rate(args.schedule, args.lr, args.epochs, args.lr_decay, args.warmup)
     ae.compile(loss=args.loss, optimizer=Adam(lr))
     sizes = [X.shape[1], *args.hidden, args.code]
     architecture = "autoencoder " + "-".join(map(str, sizes + sizes[-2::-1])) + (" tied" if args.tied else "")
@@ -150,5 +173,6 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
         "ae_test_sq_error_per_image": ae_error, "pca_test_sq_error_per_image": pca_error,
         "seconds": seconds, "pca_seconds": pca_seconds, "code": args.code, "epochs": len(history.epoch),
         "hidden": list(args.hidden), "architecture": architecture, "final_loss": history["loss"][-1],
-        "data": source, "n_train": int(X.shape[0]), "n_test": int(Xt.shape[0]), "n_features": int(X.shape[1]),
+        "preset": args.preset, "data": source, "n_train": int(X.shape[0]), "n_test": int(Xt.shape[0]),
+        "n_features": int(X.shape[1]),
     }

@@ -25,31 +25,41 @@ HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test ac
 PRESETS: dict[str, dict[str, Any]] = {
     # "architecture": mlp (784-hidden...-10), cnn (two 5x5 conv + 2x2 max-pool stages, then the hidden dense
     # layers), lstm (the image read as 28 rows of 28 pixels by an LSTM of hidden[0] units)
-    # the best MLP we know how to train here: >= 98% test accuracy in well under a minute on 2 cores
+    # the best MLP we know how to train here in under a minute on 2 cores: distorted digits, label smoothing and
+    # cosine annealing take it past LeCun et al.'s 98.4% for 800 hidden units
     "default": {"architecture": "mlp", "hidden": [512, 256], "activation": "relu", "loss": "cross_entropy",
-                "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "decay": 0.9, "epochs": 20, "batch_size": 128,
-                "dropout": 0.2, "l2": 0.0, "init": "auto", "early_stopping": 5, "validation": 1 / 12},
+                "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "decay": 1.0, "epochs": 18, "batch_size": 128,
+                "dropout": 0.2, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
+                "schedule": "cosine", "warmup": 0, "label_smoothing": 0.1,
+                "augment": "shift=1.5,rotate=8,scale=0.08,shear=0.1"},
     # Nielsen, "Neural Networks and Deep Learning", ch. 1: 784-30-10 sigmoid, quadratic cost, eta = 3.0
     "nielsen": {"architecture": "mlp", "hidden": [30], "activation": "sigmoid", "loss": "mse", "optimizer": "sgd",
                 "lr": 3.0, "momentum": 0.0, "decay": 1.0, "epochs": 30, "batch_size": 10, "dropout": 0.0, "l2": 0.0,
                 "init": "standard_normal", "early_stopping": 0, "validation": 1 / 12},
     # 3Blue1Brown's network: 784-16-16-10 sigmoid, quadratic cost (13,002 parameters); plain SGD plateaus
-    # near 94% here, Adam with a decaying rate and nearly all the training data gets past 95%
+    # near 94% here; Adam with a decaying rate, nearly all the training data and mildly distorted digits (the
+    # network fits its training images 2.7 points better than the test images without them) get near 96%
     "3b1b": {"architecture": "mlp", "hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "adam",
              "lr": 0.005, "momentum": 0.0, "decay": 0.93, "epochs": 60, "batch_size": 16, "dropout": 0.0, "l2": 0.0,
-             "init": "xavier", "early_stopping": 0, "validation": 0.02},
-    # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%)
+             "init": "xavier", "early_stopping": 0, "validation": 0.02,
+             "augment": "shift=1,rotate=6,scale=0.06,shear=0.08"},
+    # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%), trained on
+    # distorted digits (Simard et al. 2003 reached 99.6% so) with label smoothing, a warm-up and cosine annealing
     "cnn": {"architecture": "cnn", "hidden": [256], "activation": "relu", "loss": "cross_entropy",
-            "optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "decay": 0.7, "epochs": 4, "batch_size": 64,
-            "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12},
+            "optimizer": "adam", "lr": 1.5e-3, "momentum": 0.0, "decay": 1.0, "epochs": 16, "batch_size": 64,
+            "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
+            "schedule": "cosine", "warmup": 1, "label_smoothing": 0.1, "augment": "on"},
     # each image as a sequence of 28 rows of 28 pixels, read by an LSTM with 128 units
     "lstm": {"architecture": "lstm", "hidden": [128], "activation": "relu", "loss": "cross_entropy",
-             "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 0.8, "epochs": 6, "batch_size": 64,
-             "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12},
+             "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 1.0, "epochs": 20, "batch_size": 64,
+             "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
+             "schedule": "cosine", "warmup": 1, "label_smoothing": 0.1,
+             "augment": "shift=2,rotate=8,scale=0.08,shear=0.1"},
 }
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "sigmoid"}
-COMMON = {"l1": 0.0, "batch_norm": False}
+COMMON = {"l1": 0.0, "batch_norm": False, "schedule": "exponential", "warmup": 0, "label_smoothing": 0.0,
+          "augment": "off"}
 """Settings every preset shares (presets may override them)."""
 MNIST_META = {"task": "mnist", "input": "28x28 grey pixels in [0, 1], row-major, ink bright on 0",
               "classes": list(range(10))}
@@ -77,6 +87,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate eta")
     p.add_argument("--momentum", type=float, help="SGD momentum mu")
     p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
+    p.add_argument("--schedule", choices=("exponential", "cosine", "onecycle"),
+                   help="learning-rate schedule: exponential (eta decay^t, with --decay), cosine "
+                        "(warm-up, then cosine annealing to 0 at the last epoch) or onecycle (up to --lr over "
+                        "the first 30%%, then down); cosine and onecycle change eta every batch")
+    p.add_argument("--warmup", type=int, metavar="N",
+                   help="cosine: epochs of linear warm-up (default 0); onecycle: epochs of the rise (default 30%%)")
+    p.add_argument("--label-smoothing", type=float, metavar="EPS",
+                   help="cross_entropy: train on (1 - EPS) y + EPS / 10 in place of one-hot y (default 0)")
+    p.add_argument("--augment", nargs="?", const="on", metavar="SPEC",
+                   help="distort every training image afresh: random shifts, rotations, scaling and shear, "
+                        "elastic with alpha > 0; SPEC like shift=2,rotate=10,scale=0.1,shear=0.15,alpha=34,"
+                        "sigma=4 (unnamed keys keep these defaults, alpha 0); off: none")
     p.add_argument("--epochs", type=int, help="maximum number of epochs")
     p.add_argument("--batch-size", type=int, help="mini-batch size (0: full batch)")
     p.add_argument("--l1", type=float, help="L1 penalty lambda on all weights (default 0)")
@@ -126,6 +148,9 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
         raise ValueError(f"loss {cfg['loss']!r} cannot train the digit recogniser; use "
                          f"{', '.join(OUTPUT_ACTIVATION)}")
     layers: list[gn.Layer] = []
+    augment = cfg.get("augment", "off")
+    if augment not in ("off", "", None):
+        layers.append(gn.Augment.from_spec(augment))
     sizes = [784, *cfg["hidden"]]
     act, bn = cfg["activation"], bool(cfg.get("batch_norm"))
 
@@ -147,7 +172,7 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
         if cfg["dropout"]:
             layers.append(gn.Dropout(cfg["dropout"]))
     layers.append(gn.Dense(sizes[-1], 10, activation=OUTPUT_ACTIVATION[cfg["loss"]], init=cfg["init"]))
-    lr = gn.ExponentialDecay(cfg["lr"], cfg["decay"]) if cfg["decay"] != 1.0 else cfg["lr"]
+    lr = _schedule(cfg)
     name = cfg["optimizer"].lower()
     if name == "sgd":
         optimizer = gn.SGD(lr, momentum=cfg["momentum"])
@@ -157,7 +182,20 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
 
         optimizer = lookup(OPTIMIZERS, name, "optimizer")(lr)
     model = gn.Sequential(layers, seed=seed, input_shape=(784,))
-    return model.compile(loss=cfg["loss"], optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
+    loss: Any = cfg["loss"]
+    if cfg.get("label_smoothing"):
+        if gn.get_loss(loss).key != "cross_entropy":
+            raise ValueError(f"--label-smoothing needs --loss cross_entropy, not {loss}")
+        loss = gn.CrossEntropy(label_smoothing=cfg["label_smoothing"])
+    return model.compile(loss=loss, optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
+
+
+def _schedule(cfg: dict[str, Any]) -> Any:
+    """The learning rate of a configuration: a float, or the schedule it names."""
+    from glassnet.optim import learning_rate
+
+    return learning_rate(cfg.get("schedule", "exponential"), cfg["lr"], cfg["epochs"], cfg["decay"],
+                         cfg.get("warmup", 0))
 
 
 def fit_model(model: Any, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0,
