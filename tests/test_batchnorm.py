@@ -313,8 +313,8 @@ def test_a_sweeps_best_model_keeps_its_running_statistics(tmp_path, capsys):
     from glassnet.datasets import mnist
 
     args = ["sweep", "--grid", "batch_norm=true", "--seeds", "2", "--sample", "--augment", "off", "--epochs", "1",
-            "--hidden", "16", "--dropout", "0", "--jobs", "1", "--train-images", "1000", "--test-images", "300", "--out",
-            str(tmp_path), "--quiet", "--json"]
+            "--hidden", "16", "--dropout", "0", "--jobs", "1", "--train-images", "1000", "--test-images", "300",
+            "--out", str(tmp_path), "--quiet", "--json"]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     best = gn.load(tmp_path / "best.npz")
