@@ -230,16 +230,21 @@ def measure_training(args: argparse.Namespace, data: Path, peers_ok: list[str], 
                 spec = {"task": "train", "peer": peer, "net": net, "bs": bs, "epochs": args.epochs,
                         "seed": rep, "data": str(data)}
                 worst, out = measure_child(args, spec, args.retries)
-                entry = row.setdefault(peer, {"epochs": [], "cpu": [], "disturbed": False, "loss": []})
-                entry["epochs"] += out["wall"][args.warmup:]
-                entry["cpu"] += out["cpu"][args.warmup:]
-                entry["loss"].append(out["loss"][-1])
-                entry["disturbed"] |= worst > args.max_foreign
-                if "exact" in out:
-                    entry["exact"] = out["exact"]
+                record(row, peer, out, worst, args)
                 print(f"  {net}-{bs} {peer:8s} rep {rep}: " + " ".join(f"{t:.3f}" for t in out["wall"]) +
                       f" s/epoch (disturbance {worst:.0%})", file=log, flush=True)
     return results
+
+
+def record(row: dict, peer: str, out: dict, worst: float, args: argparse.Namespace) -> None:
+    """Add one child's timed epochs (after the warm-up), CPU seconds, last loss and disturbance to ``row[peer]``."""
+    entry = row.setdefault(peer, {"epochs": [], "cpu": [], "disturbed": False, "loss": []})
+    entry["epochs"] += out["wall"][args.warmup:]
+    entry["cpu"] += out["cpu"][args.warmup:]
+    entry["loss"].append(out["loss"][-1])
+    entry["disturbed"] |= worst > args.max_foreign
+    if "exact" in out:
+        entry["exact"] = out["exact"]
 
 
 def measure_child(args: argparse.Namespace, spec: dict[str, Any], retries: int) -> tuple[float, dict]:
@@ -274,11 +279,7 @@ def measure_presets(args: argparse.Namespace, data: Path, nets: list[str], peers
                 spec = {"task": "train", "peer": peer, "net": net, "bs": args.cnn_batch, "epochs": args.epochs,
                         "seed": rep, "data": str(data), "limit": args.cnn_limit}
                 worst, out = measure_child(args, spec, args.cnn_retries)
-                entry = row.setdefault(peer, {"epochs": [], "cpu": [], "disturbed": False, "loss": []})
-                entry["epochs"] += out["wall"][args.warmup:]
-                entry["cpu"] += out["cpu"][args.warmup:]
-                entry["loss"].append(out["loss"][-1])
-                entry["disturbed"] |= worst > args.max_foreign
+                record(row, peer, out, worst, args)
                 print(f"  {net}-{args.cnn_batch} {peer:8s} rep {rep}: " + " ".join(f"{t:.3f}" for t in out["wall"])
                       + f" s per {args.cnn_limit:,} images (disturbance {worst:.0%})", file=log, flush=True)
     return rows
