@@ -40,7 +40,7 @@ from glassnet.gradcheck import gradcheck, numerical_gradient
 from glassnet.io import ModelFileError, load
 from glassnet.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
 from glassnet.losses import LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, get_loss
-from glassnet.model import DivergenceError, Sequential
+from glassnet.model import Sequential
 from glassnet.noise import GaussianNoise, MaskingNoise
 from glassnet.normalization import BatchNorm
 from glassnet.optim import (
@@ -56,6 +56,7 @@ from glassnet.optim import (
     StepDecay,
 )
 from glassnet.recurrent import LSTM, RNN
+from glassnet.training import DivergenceError
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from glassnet._blas import in_parts
-from glassnet.layers import Activated, Layer, Shape, check_init, init_weights, register
+from glassnet.init import check_init, init_weights
+from glassnet.layers import Activated, Layer, Shape, register
 from glassnet.schema import IntPair
 
 Pair = int | tuple[int, int] | list[int]

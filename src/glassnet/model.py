@@ -2,13 +2,12 @@
 
     forward:   a^0 = x,  a^l = layer_l(a^(l-1))
     backward:  delta^L from the loss, then delta^(l) from delta^(l+1) through each layer (chain rule)
-    fit:       for each epoch, for each mini-batch: backprop, then the optimiser's update
+    fit:       for each epoch, for each mini-batch: backprop, then the optimiser's update (glassnet.training)
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import operator
 import os
 import sys
@@ -17,22 +16,19 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from glassnet import training
 from glassnet._checks import check_samples, check_targets
 from glassnet.activations import Activation
-from glassnet.callbacks import Callback, History, ProgressBar, Recorder, layer_stats
+from glassnet.callbacks import Callback, History, layer_stats
 from glassnet.layers import Dense, Layer, Parameter, Shape
 from glassnet.losses import Loss, get_loss
 from glassnet.optim import Optimizer, get_optimizer
+from glassnet.training import DivergenceError as DivergenceError  # glassnet.model.DivergenceError still imports
+from glassnet.training import n_correct
 
 _VALUE, _GRAD = operator.attrgetter("value"), operator.attrgetter("grad")
-_GATHER_BYTES = 1 << 18
-"""Shuffled batches smaller than this are gathered several at a time (one ``take`` per 256 KiB)."""
 _CHUNK_ENTRIES = 1 << 22
 """Inference chunks hold at most this many entries in any layer's output (16 MiB in float32)."""
-
-
-class DivergenceError(RuntimeError):
-    """Training produced a NaN or infinite loss; the model keeps the weights of the last finite epoch."""
 
 
 class Sequential:
@@ -334,152 +330,8 @@ class Sequential:
         restored, so the run ends bit-identical to one never interrupted; ``epochs`` counts from the start
         of the run, as Keras's ``epochs`` with ``initial_epoch``.
         """
-        self._require_compiled()
-        if self.optimizer.uses_gradients:
-            flat = [getattr(layer, "activation", None) or layer for layer in self.layers]
-            dead = [type(layer).__name__ for layer in flat if not layer.has_derivative]
-            if dead:
-                raise ValueError(f"cannot train {dead[0]} by gradient descent: its derivative is zero "
-                                 "everywhere; use Perceptron, a gradient-free optimiser, or sigmoid")
-        X = self._check_x(X, min_samples=1)
-        Y = self._check_y(Y, X.shape[0])
-        if validation_data is not None:
-            Xv = self._check_x(validation_data[0], "validation X", min_samples=1)
-            validation_data = (Xv, self._check_y(validation_data[1], Xv.shape[0], "validation Y"))
-        if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
-        rng = np.random.default_rng(seed if seed is not None else self._fit_seed())
-        run = None
-        if resume not in (None, False) or any(getattr(cb, "saves_training_state", False) for cb in callbacks):
-            from glassnet.checkpoint import TrainingRun  # rewinds rng to the checkpoint's split
-
-            settings = {"batch_size": batch_size, "shuffle": bool(shuffle), "validation_split": validation_split}
-            run = TrainingRun(self, rng, resume, callbacks, settings, (X, Y, validation_data))
-        if validation_data is None and validation_split:
-            if not 0.0 < validation_split < 1.0:
-                raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-            perm = rng.permutation(X.shape[0])
-            n_val = max(1, int(round(validation_split * X.shape[0])))
-            validation_data = (X[perm[:n_val]], Y[perm[:n_val]])
-            X, Y = X[perm[n_val:]], Y[perm[n_val:]]
-        n = X.shape[0]
-        bs = n if batch_size is None else int(batch_size)
-        if bs < 1:
-            raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
-        for layer in self.layers:
-            layer.rng = rng
-        history = self.history = History()
-        saving = [cb for cb in callbacks if getattr(cb, "saves_training_state", False)]
-        others = [cb for cb in callbacks if cb not in saving]  # checkpoints see every other callback's epoch
-        cbs: list[Callback] = ([Recorder(list(record))] if record else []) + [history, *others, *saving]
-        if verbose:
-            cbs.append(ProgressBar(epochs, math.ceil(n / bs), verbose))
-        self.stop_training = False
-        for cb in cbs:
-            cb.model = self
-            cb.on_train_begin({})
-        start = run.restore(history, cbs) if run is not None else 0
-        self._last_good = (start - 1, self.state_dict())
-        self._penalised_in_fit = self._penalised()
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
-                if not self.stop_training:
-                    self._epochs(X, Y, start, epochs, bs, shuffle, validation_data, rng, cbs)
-        except KeyboardInterrupt:
-            self._interrupted(cbs)
-            raise
-        finally:
-            self._penalised_in_fit = None
-        history.events["weights_epoch"] = self._last_good[0]
-        for cb in cbs:
-            cb.on_train_end({})
-        return history
-
-    def _fit_seed(self) -> np.random.SeedSequence | None:
-        """The generator of a fit given no seed: from the model's seed and its count of fits."""
-        if self.seed is None:
-            return None
-        self._fits = getattr(self, "_fits", 0) + 1
-        return np.random.SeedSequence([int(self.seed), self._fits])
-
-    def _interrupted(self, cbs: list[Callback]) -> None:
-        """Back to the last finished epoch (``on_train_end`` may then restore the best one)."""
-        epoch, arrays = self._last_good
-        self.load_state_dict(arrays)
-        self.history.events.update(interrupted_epoch=epoch + 1, weights_epoch=epoch)
-        for cb in cbs:
-            cb.on_train_end({"interrupted": True})
-
-    def _epochs(self, X: np.ndarray, Y: np.ndarray, start: int, epochs: int, bs: int, shuffle: bool,
-                validation_data: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
-                cbs: list[Callback]) -> None:
-        n = X.shape[0]
-        n_batches = math.ceil(n / bs)
-        optimizer, out_layer = self.optimizer, self.layers[-1]
-        batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
-        want_acc = "accuracy" in self.metrics
-        # accuracy: one argmax per batch into `pred`, compared with the labels once per epoch
-        flat_acc = want_acc and Y.ndim == 2
-        if flat_acc:
-            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0] >= 0.5
-            pred = np.empty(n, labels.dtype)
-        if shuffle:  # rows are gathered into two reused buffers, a few small batches at a time
-            per_gather = max(1, _GATHER_BYTES // (bs * (X[:1].nbytes + Y[:1].nbytes) or 1))
-            rows = min(per_gather * bs, n)
-            xbuf = np.empty((rows, *X.shape[1:]), X.dtype)
-            ybuf = np.empty((rows, *Y.shape[1:]), Y.dtype)
-        for epoch in range(start, epochs):
-            optimizer.begin_epoch(epoch)
-            for cb in cbs:
-                cb.on_epoch_begin(epoch, {})
-            perm = rng.permutation(n) if shuffle else None
-            total, correct = 0.0, 0
-            per_batch = optimizer.per_batch
-            for b in range(n_batches):
-                if per_batch:
-                    optimizer.begin_batch(epoch + b / n_batches)
-                lo = b * bs
-                hi = min(lo + bs, n)
-                if perm is None:
-                    xb, yb = X[lo:hi], Y[lo:hi]
-                else:
-                    if b % per_gather == 0:
-                        start = lo
-                        idx = perm[lo:lo + rows]
-                        X.take(idx, axis=0, out=xbuf[:len(idx)], mode="clip")
-                        Y.take(idx, axis=0, out=ybuf[:len(idx)], mode="clip")
-                    xb, yb = xbuf[lo - start:hi - start], ybuf[lo - start:hi - start]
-                loss = optimizer.train_step(self, xb, yb)
-                if not math.isfinite(loss):
-                    self.load_state_dict(self._last_good[1])
-                    raise DivergenceError(
-                        f"loss became {loss} at epoch {epoch + 1}, batch {b + 1}; stopped, weights restored "
-                        f"to the end of epoch {epoch} (try a learning rate below {optimizer.lr:g})")
-                total += loss * (hi - lo)
-                if flat_acc:
-                    if Y.shape[1] > 1:
-                        out_layer.output.argmax(axis=1, out=pred[lo:hi])
-                    else:
-                        np.greater_equal(out_layer.output[:, 0], 0.5, out=pred[lo:hi])
-                elif want_acc:
-                    correct += _n_correct(out_layer.output, yb)
-                if batch_cbs:
-                    batch_logs = {"loss": loss}
-                    for cb in batch_cbs:
-                        cb.on_batch_end(b, batch_logs)
-            logs: dict[str, float] = {"loss": total / n}
-            if flat_acc:
-                correct = int(np.count_nonzero(pred == (labels if perm is None else labels[perm])))
-            if want_acc:
-                logs["accuracy"] = correct / n
-            if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in self._evaluate(*validation_data).items()})
-            logs["lr"] = optimizer.lr
-            self._last_good = (epoch, self.state_dict())
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
+        return training.fit(self, X, Y, epochs, batch_size, shuffle, validation_data, validation_split,
+                            callbacks, seed, verbose, record, resume)
 
     # ------------------------------------------------------------------ inference
     def inference_batch(self) -> int:
@@ -510,7 +362,7 @@ class Sequential:
             xb, yb = X[i:i + batch_size], Y[i:i + batch_size]
             a = self.forward(xb)
             loss += self._loss_and_delta(a, yb, need_delta=False)[0] * xb.shape[0]
-            correct += _n_correct(a, yb)
+            correct += n_correct(a, yb)
         out = {"loss": loss / n + self._penalty()}
         if "accuracy" in self.metrics:
             out["accuracy"] = correct / n
@@ -566,9 +418,3 @@ class Sequential:
     def __repr__(self) -> str:
         return f"Sequential({self.layers!r}, dtype={self.dtype.name})"
 
-
-def _n_correct(a: np.ndarray, y: np.ndarray) -> int:
-    """Correct predictions: argmax for several outputs, a >= 0.5 for one."""
-    if a.shape[-1] == 1:
-        return int(np.count_nonzero((a[..., 0] >= 0.5) == (y[..., 0] >= 0.5)))
-    return int(np.count_nonzero(a.argmax(axis=-1) == y.argmax(axis=-1)))

@@ -17,7 +17,8 @@ import numpy as np
 
 from glassnet._blas import in_parts, use_serial
 from glassnet.activations import Activation, get_activation
-from glassnet.layers import INITS, ActivationField, Layer, Parameter, Shape, register
+from glassnet.init import INITS
+from glassnet.layers import ActivationField, Layer, Parameter, Shape, register
 
 
 def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from glassnet.callbacks import History
-from glassnet.model import DivergenceError, Sequential
+from glassnet.model import Sequential
+from glassnet.training import DivergenceError
 
 Build = Callable[[int], Sequential]
 

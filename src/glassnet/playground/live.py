@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from glassnet.callbacks import Callback, EarlyStopping
-from glassnet.model import DivergenceError
 from glassnet.playground.channel import Channel
 from glassnet.playground.digits import ModelEntry
 from glassnet.playground.encode import ApiError, pack_signed
+from glassnet.training import DivergenceError
 
 LIVE = "live"
 PROGRESS_EVERY_S = 0.25
