@@ -27,6 +27,7 @@ and peak memory of ``glassnet predict`` on one picture against the same predicti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -378,8 +379,13 @@ def machine() -> dict[str, str]:
     except (OSError, StopIteration):
         pass
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    kernels = ""
+    with contextlib.suppress(Exception):  # which of OpenBLAS's kernel sets runs (OPENBLAS_CORETYPE can choose)
+        from threadpoolctl import threadpool_info
+
+        kernels = next(f", {i['architecture']} kernels" for i in threadpool_info() if i["internal_api"] == "openblas")
     info = {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "numpy": f"{np.__version__} ({blas.get('name')} {blas.get('version')})"}
+            "numpy": f"{np.__version__} ({blas.get('name')} {blas.get('version')}{kernels})"}
     for mod in ("torch", "sklearn"):
         if importlib.util.find_spec(mod):
             info[mod] = __import__(mod).__version__
