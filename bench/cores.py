@@ -8,8 +8,9 @@ workloads:
 
     in-cache sgemm   256 x 256 float32 products, operands in the core's own L2 cache: arithmetic only
     memory stream    copies of a 64 MiB float32 array: memory bandwidth and the shared L3 cache
-    sweep trial      one trial of bench/sweep.py's sweep: glassnet's default MLP (784-512-256-10) for one
-                     epoch on 20,000 random images (63 MB, as the sweep's data)
+    sweep trial      one epoch of bench/sweep.py's trial, glassnet train's default preset (784-512-256-10,
+                     dropout, distorted digits), on 20,000 random images (63 MB, as the sweep's data); and
+                     the same without the distortions
 
 A workload whose slow-down exceeds 1 / 0.9 = 1.11 caps 2 workers below 1.8 times 1 worker whatever the sweep
 machinery does. An in-cache product that slows down too means the two virtual cores share a physical one
@@ -41,24 +42,27 @@ def memory_stream(seconds: float) -> float:
     return _repeat(lambda: np.copyto(b, a), seconds)
 
 
-def sweep_trial(seconds: float) -> float:
-    import glassnet as gn
+def _trial(augment: str | None) -> Callable[[float], float]:
+    """One epoch of ``glassnet train``'s default preset (bench/sweep.py's trial) on 20,000 random images,
+    with the preset's distortions (``augment=None``) or ``augment``."""
 
-    rng = np.random.default_rng(0)
-    X = rng.random((20000, 784), dtype=np.float32)
-    Y = gn.one_hot(rng.integers(0, 10, 20000), 10)
+    def workload(seconds: float) -> float:
+        from glassnet.commands.train import COMMON, PRESETS, build, fit_model
 
-    def trial() -> None:
-        model = gn.Sequential([gn.Dense(784, 512, activation="relu"), gn.Dense(512, 256, activation="relu"),
-                               gn.Dense(256, 10, activation="softmax")], seed=0)
-        model.compile("cross_entropy", gn.SGD(0.05, momentum=0.9))
-        model.fit(X, Y, epochs=1, batch_size=128, verbose=0)
+        rng = np.random.default_rng(0)
+        X = rng.random((20000, 784), dtype=np.float32)
+        y = rng.integers(0, 10, 20000)
+        cfg = {**COMMON, **PRESETS["default"], "epochs": 1}
+        if augment is not None:
+            cfg["augment"] = augment
+        return _repeat(lambda: fit_model(build(cfg, 0), cfg, X, y, 0), seconds)
 
-    return _repeat(trial, seconds)
+    return workload
 
 
 WORKLOADS: dict[str, Callable[[float], float]] = {
-    "in-cache sgemm": in_cache_sgemm, "memory stream": memory_stream, "sweep trial": sweep_trial}
+    "in-cache sgemm": in_cache_sgemm, "memory stream": memory_stream,
+    "sweep trial": _trial(None), "sweep trial without --augment": _trial("off")}
 
 
 def _repeat(fn: Callable[[], object], seconds: float) -> float:

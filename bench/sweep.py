@@ -11,8 +11,9 @@ path in turn, in ``--rounds`` interleaved rounds, so that load from other proces
     Dask, 1 worker    (a local cluster, glassnet's)  Dask, 2 workers
     Dask, 2 workers with the nanny's MALLOC_TRIM_THRESHOLD_=65536 (Dask's default, which glassnet unsets)
 
-The Dask clusters are started once, before the rounds (their start-up time is printed apart); the sweep's
-wall time includes starting the local pool and placing the data on the workers, as a user's sweep does.
+Each Dask cluster is started before each of its sweeps and closed after it (its start-up time is printed
+apart), so that no idle cluster takes CPU time from the other paths; the sweep's wall time includes starting
+the local pool and placing the data on the workers, as a user's sweep does.
 Before each sweep the script waits (up to ``--max-wait`` seconds) until other processes use less than a quarter
 of a core and a fixed canary workload runs at its best speed (``speed.wait_until_quiet``). Ratios are taken
 within a round, then the median over the rounds is printed: the speed-up of 2 workers over 1 (target at least
@@ -48,6 +49,28 @@ NAMES = {"process": "this process (--jobs 1)", "local2": "local processes (--job
 WORKERS = {"process": 1, "local2": 2, "dask1": 1, "dask2": 2, "trim2": 2}
 
 
+CLUSTERS = {"dask1": (1, False), "dask2": (2, False), "trim2": (2, True)}
+"""The Dask paths: workers, and whether the nanny keeps Dask's MALLOC_TRIM_THRESHOLD_ (glassnet unsets it)."""
+
+
+def start_cluster(stack: contextlib.ExitStack, workers: int, trim: bool) -> Any:
+    """A client of a local Dask cluster of ``workers`` worker processes, closed with ``stack``."""
+    import distributed
+
+    if not trim:
+        return stack.enter_context(local_cluster(workers))
+    # Dask's own default: the nanny sets MALLOC_TRIM_THRESHOLD_=65536 in the workers
+    before = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    cm = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", silence_logs=40)
+    cluster = stack.enter_context(cm)
+    client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
+    assert set(client.run(getenv, "MALLOC_TRIM_THRESHOLD_").values()) == {"65536"}
+    if before is None:  # the nanny left it in this process's environment too
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return client
+
+
 def one_sweep(task: TrainSettings, data: Any, space: Space, executor: Any, jobs: int) -> dict[str, float]:
     """Wall seconds of the sweep, and the sum and median of its trials' seconds measured inside the workers."""
     start = time.perf_counter()
@@ -77,7 +100,7 @@ def main() -> None:
     unknown = sorted(set(paths) - set(PATHS))
     if unknown:
         p.error(f"unknown path {unknown[0]!r}; known: {', '.join(PATHS)}")
-    import distributed
+    import distributed  # noqa: F401 (the Dask paths need glassnet[distributed]: say so before any work)
 
     data = mnist_data(args.data_dir, quiet=True)
     n = min(args.images, data.X.shape[0])
@@ -87,8 +110,6 @@ def main() -> None:
     task = TrainSettings({**COMMON, **PRESETS["default"], "hidden": hidden, "epochs": args.epochs})
     space = Space.build({"lr": [0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2]}, None, None)
     load_start = os.getloadavg()[0]
-    clusters: dict[str, Any] = {}
-    startup: dict[str, float] = {}
     # Start the fork server of the local pools now, from a clean environment: a Dask nanny running in this
     # process puts its variables (MALLOC_TRIM_THRESHOLD_ among them) into this process's environment, and a
     # fork server started after that would pass them to every local worker.
@@ -97,35 +118,26 @@ def main() -> None:
     if inherited:
         print(f"note: local workers inherit MALLOC_TRIM_THRESHOLD_={inherited.pop()} from this environment",
               file=sys.stderr)
-    with contextlib.ExitStack() as stack:
-        for path, workers, trim in (("dask1", 1, False), ("dask2", 2, False), ("trim2", 2, True)):
-            if path not in paths:
-                continue
-            t = time.perf_counter()
-            if trim:  # Dask's own default: the nanny sets MALLOC_TRIM_THRESHOLD_=65536 in the workers
-                before = os.environ.get("MALLOC_TRIM_THRESHOLD_")
-                cm = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                              host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                              silence_logs=40)
-                cluster = stack.enter_context(cm)
-                client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
-                assert set(client.run(getenv, "MALLOC_TRIM_THRESHOLD_").values()) == {"65536"}
-                if before is None:  # the nanny left it in this process's environment too
-                    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-            else:
-                client = stack.enter_context(local_cluster(workers))
-            startup[path] = time.perf_counter() - t
-            clusters[path] = client
-        runs: dict[str, list[dict[str, float]]] = {k: [] for k in paths}
-        for r in range(args.rounds):
-            order = paths[r % len(paths):] + paths[:r % len(paths)]  # a different path goes first each round
-            for path in order:
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in paths}
+    startups: dict[str, list[float]] = {}
+    for r in range(args.rounds):
+        order = paths[r % len(paths):] + paths[:r % len(paths)]  # a different path goes first each round
+        for path in order:
+            # a Dask cluster runs only during its own sweeps: idle, its scheduler, nannies and workers still
+            # take CPU time (heartbeats, event loops) from whatever runs beside them
+            with contextlib.ExitStack() as stack:
+                client = None
+                if path in CLUSTERS:
+                    t = time.perf_counter()
+                    client = start_cluster(stack, *CLUSTERS[path])
+                    startups.setdefault(path, []).append(time.perf_counter() - t)
                 wait_until_quiet(0.25, args.max_wait)
-                run = one_sweep(task, data, space, clusters.get(path), 2 if path == "local2" else 1)
-                run["busy"] = run["trials"] / (WORKERS[path] * run["wall"])  # share of worker time in trials
-                run["overhead"] = (WORKERS[path] * run["wall"] - run["trials"]) / 16  # worker-seconds per trial
-                runs[path].append(run)
-                print(f"round {r + 1}: {NAMES[path]}: {run['wall']:.2f} s", file=sys.stderr, flush=True)
+                run = one_sweep(task, data, space, client, 2 if path == "local2" else 1)
+            run["busy"] = run["trials"] / (WORKERS[path] * run["wall"])  # share of worker time in trials
+            run["overhead"] = (WORKERS[path] * run["wall"] - run["trials"]) / 16  # worker-seconds per trial
+            runs[path].append(run)
+            print(f"round {r + 1}: {NAMES[path]}: {run['wall']:.2f} s", file=sys.stderr, flush=True)
+    startup = {path: statistics.median(times) for path, times in startups.items()}
     load_end = os.getloadavg()[0]
     report(args, runs, startup, n, load_start, load_end)
 
@@ -152,7 +164,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]], st
           f"Dask {dask.__version__}, glassnet {gn.__version__}; load average {load_start:.1f} before, "
           f"{load_end:.1f} after")
     if startup:
-        print("cluster start-up (once, not in the sweeps): " +
+        print("cluster start-up (before each of its sweeps, not in their times; median): " +
               ", ".join(f"{NAMES[k]} {v:.1f} s" for k, v in startup.items()))
     print()
     print("| path | workers | sweep (s) | trial (s) | worker time in trials | overhead per trial (ms) |")

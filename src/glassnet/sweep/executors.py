@@ -4,7 +4,8 @@ Every path goes through one interface, ``concurrent.futures.Executor`` (a Dask c
 is one), so local and distributed runs share their code. What differs is how the payload (the task and
 its training data) reaches the workers, once per worker and never once per task:
 
-- glassnet's own local pool: the pool's initializer installs the payload in each worker process;
+- glassnet's own local pool: the pool's initializer installs the payload in each worker process, its arrays
+  in shared memory that every worker maps (``shared``), or pickled to each worker where there is none;
 - a Dask ``Client`` or its executor: ``client.scatter(payload, broadcast=True)`` puts one copy on every
   worker, and each task receives it by reference;
 - any other Executor: the payload travels with each task (free for a ThreadPoolExecutor, one copy per task
@@ -35,6 +36,8 @@ from concurrent.futures.process import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from glassnet.sweep.shared import SharedPayload, Spec, attach, share
+
 MAX_RESTARTS = 3
 """How many times a local pool whose worker died is started again before the run gives up."""
 DISTRIBUTED_EXTRA = "pip install 'glassnet[distributed]'"
@@ -60,11 +63,12 @@ class _Installed:
 _INSTALLED: dict[str, Any] = {}
 
 
-def _install(token: str, payload: Any) -> None:
-    """The local pool's initializer: keep the payload; leave Ctrl-C to the process that runs the pool."""
+def _install(token: str, payload: Any, spec: Spec | None = None) -> None:
+    """The local pool's initializer: keep the payload (rebuilt from shared memory when ``spec`` is given);
+    leave Ctrl-C to the process that runs the pool."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _INSTALLED.clear()  # a worker serves one pool
-    _INSTALLED[token] = payload
+    _INSTALLED[token] = attach(spec) if spec is not None else payload
 
 
 def unbox(handle: Any) -> Any:
@@ -244,6 +248,7 @@ class WorkerPool:
         self.client = dask_client(executor)
         self._scattered = None
         self._pool: ProcessPoolExecutor | None = None
+        self._shared: SharedPayload | None = None
         self.restarts = 0
         self.handle: Any = _Box(payload)
         if executor is None:
@@ -251,6 +256,7 @@ class WorkerPool:
             self.executor = None
             if self.jobs > 1:
                 check_picklable(payload)
+                self._shared = share(payload)
                 self._start_pool()
         elif self.client is not None:
             self.executor = executor if not hasattr(executor, "get_executor") else executor.get_executor(pure=False)
@@ -274,8 +280,9 @@ class WorkerPool:
 
     def _start_pool(self) -> None:
         token = uuid.uuid4().hex
+        initargs = (token, None, self._shared.spec) if self._shared is not None else (token, self.payload)
         self._pool = ProcessPoolExecutor(self.jobs, mp_context=_mp_context(), initializer=_install,
-                                         initargs=(token, self.payload))
+                                         initargs=initargs)
         self.executor = None
         self.handle = _Installed(token)
 
@@ -355,6 +362,9 @@ class WorkerPool:
                     p.terminate()
                     p.join(5)
             self._pool = None
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
         if cancel and self.client is not None and hasattr(self.executor, "shutdown"):
             self.executor.shutdown(wait=False)
         if self._scattered is not None:
