@@ -299,8 +299,26 @@ def test_cli_presets_give_the_paper_shape_and_options_override_them(capsys):
     assert status == 0, captured.err
     result = json.loads(captured.out.strip().splitlines()[-1])
     assert result["preset"] == "paper" and result["hidden"] == [1000, 500, 250] and result["code"] == 30
-    assert result["architecture"] == "autoencoder 784-1000-500-250-30-250-500-1000-784"
+    assert result["architecture"] == "autoencoder 784-1000-500-250-30-250-500-1000-784 tied"
+    assert result["tied"] is True and result["l2"] == 0.003
     assert result["epochs"] == 1 and result["ae_test_sq_error_per_image"] > 0 and result["seconds"] > 0
     assert "lr 0.000825" in captured.err  # warm-up from 0.1 x 1.5e-3, the second of 2 batches: (0.1 + 0.9 / 2) x 1.5e-3
     assert main(["autoencoder", "--preset", "paper", "--schedule", "exponential", "--warmup", "2"]) == 1
     assert "warm-up goes with" in capsys.readouterr().err
+    assert main(["autoencoder", "--preset", "paper", "--no-tied", "--l2", "0", "--sample", "--epochs", "1",
+                 "--hidden", "8", "--code", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["tied"] is False and result["l2"] == 0.0 and not result["architecture"].endswith("tied")
+    assert main(["autoencoder", "--l2", "-0.1"]) == 1
+    assert capsys.readouterr().err.strip() == "glassnet autoencoder: error: --l2 must be >= 0, got -0.1"
+
+
+def test_cli_l2_penalises_the_weights(capsys):
+    common = ["autoencoder", "--sample", "--epochs", "1", "--hidden", "16", "--code", "4", "--json"]
+    errors = []
+    for l2 in ("0", "0.5"):
+        assert main([*common, "--l2", l2]) == 0
+        result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert result["l2"] == float(l2)
+        errors.append(result["final_loss"])
+    assert errors[1] > errors[0]  # the penalty is part of the training cost
