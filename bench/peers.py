@@ -303,10 +303,13 @@ PRESET_LABELS = {
 
 
 def preset(name: str) -> dict[str, Any]:
-    """glassnet's ``cnn`` or ``lstm`` preset without dropout (the lstm preset has none anyway)."""
+    """glassnet's ``cnn`` or ``lstm`` network without dropout (the lstm preset has none anyway), trained as the
+    PyTorch peer is: no distorted digits (the Augment layer would add its work to glassnet's side only), no
+    label smoothing, eta = lr x decay^epoch."""
     from glassnet.commands.train import PRESETS
 
-    return {**PRESETS[name], "dropout": 0.0}
+    return {**PRESETS[name], "dropout": 0.0, "augment": "off", "label_smoothing": 0.0, "schedule": "exponential",
+            "warmup": 0}
 
 
 def glassnet_preset(name: str, seed: int) -> Any:
