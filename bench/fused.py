@@ -1,6 +1,7 @@
-"""How close can NumPy get to PyTorch's LSTM? The lstm preset's layer split into its products and the rest.
+"""How close can NumPy get to PyTorch's fused kernels? The lstm layer split into its products and the rest,
+and the cnn and lstm networks beside PyTorch with and without oneDNN.
 
-    python bench/lstm_floor.py            # needs torch (bench/requirements.txt)
+    python bench/fused.py                 # needs torch (bench/requirements.txt)
 
 The layer of ``glassnet train --preset lstm``: LSTM(28 -> 128) over 28 rows, batch 64, forward and backward
 (the first layer, so no input gradient), on random data, float32, 2 threads for both libraries. Four
@@ -19,6 +20,9 @@ timings of the same work, each the best of ``--repeats`` passes over ``--batches
 
 and one step's recurrent product h_(t-1) W_h, (64 x 128) (128 x 512), in microseconds per call: NumPy on 2
 threads, NumPy as the layer runs it (two 32-row halves side by side, one BLAS thread each), and torch.mm.
+
+Then one training epoch (after one of warm-up) of the cnn and lstm presets' networks, as bench/speed.py builds
+them, on ``--batches`` batches of random 28 x 28 images: glassnet, PyTorch, PyTorch with oneDNN off.
 
 If the rest alone takes about as long as PyTorch's whole layer, no arrangement of the products closes the gap:
 only fewer passes over memory per step, i.e. a fused (compiled) kernel, would; PyTorch without its fused
@@ -135,6 +139,37 @@ def product_calls(calls: int) -> dict[str, float]:
     return found
 
 
+def networks(batches: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Seconds of one training epoch of the cnn and lstm presets' networks: glassnet, PyTorch with and without
+    oneDNN (the best of ``repeats``)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import peers  # the benchmark's networks, built alike on both sides
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(3)
+    X = rng.random((batches * N, 784), dtype=np.float32)
+    y = rng.integers(0, 10, batches * N)
+
+    def epoch(train: Callable[..., dict], name: str) -> float:
+        return min(train(name, N, X, y, 2, 0)["wall"][1] for _ in range(repeats))
+
+    out = {}
+    for name in ("cnn", "lstm"):
+        row = {"glassnet": epoch(peers.train_glassnet_preset, name)}
+        if torch is not None:
+            row["PyTorch"] = epoch(peers.train_torch_preset, name)
+            with torch.backends.mkldnn.flags(enabled=False):
+                row["PyTorch, oneDNN off"] = epoch(peers.train_torch_preset, name)
+        out[name] = row
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batches", type=int, default=94, help="batches per pass (default 94: 6,000 images)")
@@ -166,6 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|")
     for name, sec in product_calls(2000).items():
         print(f"| {name} | {sec * 1e6:.1f} |")
+    nets = networks(args.batches, 3)
+    print(f"\nOne training epoch of the presets' networks on {args.batches * N:,} random images, batch {N}, Adam, "
+          "best of 3 (seconds)\n")
+    cols = list(nets["cnn"])
+    print("| network | " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    for name, row in nets.items():
+        print(f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |")
     if ref is None:
         print("\n(PyTorch is not installed: pip install -r bench/requirements.txt)")
     return 0
