@@ -9,12 +9,12 @@ import pytest
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 IN_CI = bool(os.environ.get("CI"))
+"""Under CI a test whose tool is missing fails instead of skipping: the test extra must bring every tool."""
 os.environ.setdefault("SCIPY_ARRAY_API", "1")  # before SciPy loads: scikit-learn's array API check needs it
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     # a run started in the background by a script (`cmd &`, nohup) inherits Ctrl-C ignored, and so would every
     # process it starts; the Ctrl-C tests need Python's own handler here and the default one in the children
     signal.signal(signal.SIGINT, signal.default_int_handler)
-"""Under CI a test whose tool is missing fails instead of skipping: the test extra must bring every tool."""
 
 
 def missing(reason: str) -> None:

@@ -296,12 +296,11 @@ def build_model(cfg: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> Sequen
             optimizer = _optimizer_classes()[opt["class"]](**opt["config"])
             loss = c["loss"]
             if c.get("label_smoothing"):
-                from glassnet.losses import get_loss
+                from glassnet.losses import CrossEntropy
 
-                loss = get_loss(loss)
-                if not hasattr(loss, "label_smoothing"):
-                    raise ValueError(f"label_smoothing needs the cross_entropy loss, not {c['loss']}")
-                loss.label_smoothing = float(c["label_smoothing"])
+                if loss != CrossEntropy.key:
+                    raise ValueError(f"label_smoothing needs the cross_entropy loss, not {loss}")
+                loss = CrossEntropy(label_smoothing=c["label_smoothing"])
             model.compile(loss=loss, optimizer=optimizer, metrics=c["metrics"], l1=c["l1"], l2=c["l2"])
         except (ValueError, TypeError) as e:
             raise ModelFileError(f"bad compile settings ({_one_line(e)})") from None

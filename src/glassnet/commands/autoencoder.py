@@ -14,6 +14,7 @@ from typing import Any
 
 from glassnet._blas import blas_threads
 from glassnet.commands._common import add_data_dir, add_threads, emit_json
+from glassnet.schedules import NAMED_SCHEDULES
 
 HELP = "train an autoencoder on MNIST and compare its test reconstruction error with PCA"
 
@@ -63,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-decay", type=float,
                         help=f"exponential schedule: eta_t = lr * decay^t for epoch t (default {d['lr_decay']:g}; "
                              "1: constant)")
-    parser.add_argument("--schedule", choices=("exponential", "cosine", "onecycle"),
+    parser.add_argument("--schedule", choices=NAMED_SCHEDULES,
                         help="learning-rate schedule (default exponential; paper: cosine), as glassnet train's")
     parser.add_argument("--warmup", type=int, metavar="N", help="epochs of warm-up, as glassnet train's")
     parser.add_argument("--l2", type=float,

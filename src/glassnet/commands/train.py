@@ -19,6 +19,7 @@ from typing import Any
 
 from glassnet._blas import blas_threads
 from glassnet.commands._common import add_data_dir, add_threads, check_writable, emit_json, load_mnist
+from glassnet.schedules import NAMED_SCHEDULES, learning_rate
 
 HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test accuracy and save the model"
 
@@ -88,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate eta")
     p.add_argument("--momentum", type=float, help="SGD momentum mu")
     p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
-    p.add_argument("--schedule", choices=("exponential", "cosine", "onecycle"),
+    p.add_argument("--schedule", choices=NAMED_SCHEDULES,
                    help="learning-rate schedule: exponential (eta decay^t, with --decay), cosine "
                         "(warm-up, then cosine annealing to 0 at the last epoch) or onecycle (up to --lr over "
                         "the first 30%%, then down); cosine and onecycle change eta every batch")
@@ -193,8 +194,6 @@ def build(cfg: dict[str, Any], seed: int) -> Any:
 
 def _schedule(cfg: dict[str, Any]) -> Any:
     """The learning rate of a configuration: a float, or the schedule it names."""
-    from glassnet.optim import learning_rate
-
     return learning_rate(cfg.get("schedule", "exponential"), cfg["lr"], cfg["epochs"], cfg["decay"],
                          cfg.get("warmup", 0))
 

@@ -35,7 +35,7 @@ class SharedPayload:
 
     def __init__(self, payload: Any) -> None:
         buffers: list[pickle.PickleBuffer] = []
-        self.pickled = pickle.dumps(payload, protocol=5, buffer_callback=buffers.append)
+        pickled = pickle.dumps(payload, protocol=5, buffer_callback=buffers.append)
         self.blocks: list[shared_memory.SharedMemory] = []
         sizes = []
         try:
@@ -48,7 +48,7 @@ class SharedPayload:
         except BaseException:
             self.close()
             raise
-        self.spec: Spec = (self.pickled, [(b.name, n) for b, n in zip(self.blocks, sizes, strict=True)])
+        self.spec: Spec = (pickled, [(b.name, n) for b, n in zip(self.blocks, sizes, strict=True)])
 
     def close(self) -> None:
         """Release and remove the blocks (workers that still map them keep their views until they exit)."""
