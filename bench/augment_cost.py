@@ -19,9 +19,9 @@ import time
 import numpy as np
 
 import glassnet as gn
-from glassnet._blas import blas_threads
-from glassnet.commands.train import PRESETS, build
+from glassnet._base.blas import blas_threads
 from glassnet.datasets import mnist
+from glassnet.presets import PRESETS, build
 
 SETTINGS = {"none": "off", "affine": "on", "affine + elastic": "alpha=34,sigma=4"}
 

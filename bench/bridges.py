@@ -37,8 +37,8 @@ def median_seconds(fn: Callable[[], Any], min_time: float = 0.05) -> float:
 def onnx_table(rounds: int) -> None:
     import onnxruntime as ort
 
-    from glassnet.commands.train import PRESETS, build
     from glassnet.onnx import to_onnx, verify
+    from glassnet.presets import PRESETS, build
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1

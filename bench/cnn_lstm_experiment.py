@@ -15,9 +15,9 @@ import time
 import numpy as np
 
 import glassnet as gn
-from glassnet.conv import Conv2D, MaxPool2D
 from glassnet.datasets import mnist
-from glassnet.recurrent import LSTM
+from glassnet.nn.conv import Conv2D, MaxPool2D
+from glassnet.nn.recurrent import LSTM
 
 
 def architectures() -> dict[str, tuple[list, tuple[int, ...]]]:

@@ -47,7 +47,7 @@ def _trial(augment: str | None) -> Callable[[float], float]:
     with the preset's distortions (``augment=None``) or ``augment``."""
 
     def workload(seconds: float) -> float:
-        from glassnet.commands.train import COMMON, PRESETS, build, fit_model
+        from glassnet.presets import COMMON, PRESETS, build, fit_model
 
         rng = np.random.default_rng(0)
         X = rng.random((20000, 784), dtype=np.float32)

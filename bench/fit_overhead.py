@@ -24,7 +24,7 @@ CHILD = r"""
 import json, sys, tempfile, time
 import numpy as np
 import glassnet as gn
-from glassnet._blas import blas_threads
+from glassnet._base.blas import blas_threads
 from glassnet.datasets import mnist
 
 X, y = mnist.load("train", sys.argv[1])

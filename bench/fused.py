@@ -41,8 +41,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402 (the thread counts are read on import)
 
-from glassnet._blas import in_parts  # noqa: E402
-from glassnet.recurrent import LSTM  # noqa: E402
+from glassnet._base.blas import in_parts  # noqa: E402
+from glassnet.nn.recurrent import LSTM  # noqa: E402
 
 N, T, F, H = 64, 28, 28, 128
 

@@ -306,7 +306,7 @@ def preset(name: str) -> dict[str, Any]:
     """glassnet's ``cnn`` or ``lstm`` network without dropout (the lstm preset has none anyway), trained as the
     PyTorch peer is: no distorted digits (the Augment layer would add its work to glassnet's side only), no
     label smoothing, eta = lr x decay^epoch."""
-    from glassnet.commands.train import PRESETS
+    from glassnet.presets import PRESETS
 
     return {**PRESETS[name], "dropout": 0.0, "augment": "off", "label_smoothing": 0.0, "schedule": "exponential",
             "warmup": 0}
@@ -314,7 +314,7 @@ def preset(name: str) -> dict[str, Any]:
 
 def glassnet_preset(name: str, seed: int) -> Any:
     """The compiled model exactly as ``glassnet train --preset name --dropout 0`` builds it."""
-    from glassnet.commands.train import build
+    from glassnet.presets import build
 
     return build(preset(name), seed)
 
@@ -435,7 +435,7 @@ def predict_rate(peer: str, name: str, X: np.ndarray, rounds: int, seed: int = 0
 
 # ----------------------------------------------------------------------------- time to 98% test accuracy
 def default_preset() -> dict[str, Any]:
-    from glassnet.commands.train import PRESETS
+    from glassnet.presets import PRESETS
 
     return dict(PRESETS["default"])
 
@@ -445,7 +445,7 @@ def to98_glassnet(X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray, 
     """glassnet's ``default`` preset, as ``glassnet train`` builds it, trained on all 60,000 images;
     the test accuracy is measured after each epoch and training stops at ``target``."""
     import glassnet as gn
-    from glassnet.commands.train import build
+    from glassnet.presets import build
 
     model = build(default_preset(), seed)
     accs: list[float] = []
@@ -478,7 +478,7 @@ def to98_torch(X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray, see
     net = Net("default", (784, *cfg["hidden"], 10), cfg["activation"], "cross_entropy", cfg["lr"],
               cfg["momentum"], "he")
     model = torch_network(net, dropout=cfg["dropout"])
-    from glassnet.commands.train import build
+    from glassnet.presets import build
 
     gmodel = build(cfg, seed)
     load_into_torch(model, [(layer.W.value, layer.b.value) for layer in gmodel.layers if hasattr(layer, "W")])

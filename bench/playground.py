@@ -28,7 +28,7 @@ import numpy as np
 
 
 def save_presets(folder: Path) -> list[Path]:
-    from glassnet.commands.train import PRESETS, build
+    from glassnet.presets import PRESETS, build
 
     paths = []
     for name in ("default", "cnn", "lstm"):

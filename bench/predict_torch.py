@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 import torch
 
-from glassnet.images import load_digit
+from glassnet.data.images import load_digit
 
 
 def main() -> None:

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import glassnet as gn
-from glassnet.commands.train import COMMON, PRESETS
+from glassnet.parallel.executors import getenv
+from glassnet.presets import COMMON, PRESETS
 from glassnet.sweep import WorkerPool, driver, local_cluster
-from glassnet.sweep.executors import getenv
 from glassnet.sweep.space import Space
 from glassnet.sweep.tasks import TrainSettings, mnist_data
 

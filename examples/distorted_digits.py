@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 import glassnet as gn
+from glassnet.data.images import preprocess_digit
 from glassnet.datasets import mnist
-from glassnet.images import preprocess_digit
 
 
 def grey_morphology(images: np.ndarray, size: int, op: Callable[..., np.ndarray]) -> np.ndarray:

@@ -1,5 +1,19 @@
 """glassnet: neural networks on NumPy, with every internal quantity open to inspection.
 
+The package is built in rooms, each depending only on the rooms below it (the rule is the import-linter
+contract in pyproject.toml):
+
+    commands/, playground/            the faces: command line and browser
+    explain/, sweep/, classic/,       subsystems, each one room with one entry point
+      sklearn, onnx
+    presets, plot/                    the presets (built and trained alike everywhere); pictures
+    train/                            the loop, callbacks, checkpoints
+    model/                            Sequential, per-layer statistics, its file format
+    optim/                            optimisers, schedules, the genetic algorithm (registered by name)
+    nn/, data/, datasets/, metrics,   layers, activations, losses; encodings, pictures; data sets; labels
+      parallel/
+    _base/                            checks, registries, extras, BLAS control, atomic files, schemas
+
 The data sets, the classic learners and the decompositions are imported on first use (``_LAZY``), so
 that ``import glassnet`` and the command line start quickly.
 """
@@ -7,7 +21,13 @@ that ``import glassnet`` and the command line start quickly.
 import importlib
 from typing import Any
 
-from glassnet.activations import (
+from glassnet import _moved
+from glassnet._base.version import __version__ as __version__
+from glassnet.data.encoding import OneHot, Vocabulary, one_hot
+from glassnet.model.file import ModelFileError, load
+from glassnet.model.gradcheck import gradcheck, numerical_gradient
+from glassnet.model.sequential import Sequential
+from glassnet.nn.activations import (
     ACTIVATIONS,
     Activation,
     LeakyReLU,
@@ -22,9 +42,17 @@ from glassnet.activations import (
     Tanh,
     get_activation,
 )
-from glassnet.augment import Augment, warp
-from glassnet.autoencoder import Autoencoder, DenseTied
-from glassnet.callbacks import (
+from glassnet.nn.augment import Augment, warp
+from glassnet.nn.conv import AvgPool2D, Conv2D, MaxPool2D
+from glassnet.nn.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
+from glassnet.nn.losses import LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, get_loss
+from glassnet.nn.noise import GaussianNoise, MaskingNoise
+from glassnet.nn.normalization import BatchNorm
+from glassnet.nn.recurrent import LSTM, RNN
+from glassnet.nn.tied import DenseTied
+from glassnet.optim.optimizers import SGD, Adam, Optimizer, RMSProp
+from glassnet.optim.schedules import CosineDecay, ExponentialDecay, InverseTimeDecay, OneCycle, Schedule, StepDecay
+from glassnet.train.callbacks import (
     Callback,
     EarlyStopping,
     History,
@@ -33,39 +61,19 @@ from glassnet.callbacks import (
     Recorder,
     ReduceLROnPlateau,
 )
-from glassnet.checkpoint import CheckpointError, TrainingCheckpoint
-from glassnet.conv import AvgPool2D, Conv2D, MaxPool2D
-from glassnet.encoding import OneHot, Vocabulary, one_hot
-from glassnet.gradcheck import gradcheck, numerical_gradient
-from glassnet.io import ModelFileError, load
-from glassnet.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
-from glassnet.losses import LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, get_loss
-from glassnet.model import Sequential
-from glassnet.noise import GaussianNoise, MaskingNoise
-from glassnet.normalization import BatchNorm
-from glassnet.optim import (
-    SGD,
-    Adam,
-    CosineDecay,
-    ExponentialDecay,
-    InverseTimeDecay,
-    OneCycle,
-    Optimizer,
-    RMSProp,
-    Schedule,
-    StepDecay,
-)
-from glassnet.recurrent import LSTM, RNN
-from glassnet.training import DivergenceError
+from glassnet.train.checkpoint import CheckpointError, TrainingCheckpoint
+from glassnet.train.loop import DivergenceError
 
-__version__ = "0.1.0"
+_moved.install()
+
 
 _LAZY = {
     "datasets": "glassnet.datasets",
-    "ConvergenceWarning": "glassnet.classic", "GeneticAlgorithm": "glassnet.classic",
+    "Autoencoder": "glassnet.classic.autoencoder",
+    "ConvergenceWarning": "glassnet.classic", "GeneticAlgorithm": "glassnet.optim.genetic",
     "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",
-    "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",
-    "randomized_svd": "glassnet.decomposition",
+    "PCA": "glassnet.classic.decomposition", "TruncatedSVD": "glassnet.classic.decomposition",
+    "randomized_svd": "glassnet.classic.decomposition",
     "sweep": "glassnet.sweep",
 }
 """Public names whose module is imported when the name is first used (PEP 562)."""

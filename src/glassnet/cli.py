@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from glassnet import __version__
+    from glassnet._base.version import __version__
 
     parser = _Parser(prog="glassnet", description="Glass-box neural networks on NumPy.")
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")

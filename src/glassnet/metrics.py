@@ -1,10 +1,26 @@
-"""Classification metrics from integer labels."""
+"""Classification metrics: outputs to labels (one rule for every caller), counts, confusion matrices."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from glassnet._checks import check_labels
+from glassnet._base.checks import check_labels
+
+
+def to_labels(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Predicted labels (int64) from outputs a of shape (..., K): argmax_k a_k for K > 1, [a_1 >= 0.5] for
+    K = 1; written into ``out`` when given (the training loop's per-batch buffer)."""
+    a = np.asarray(a)
+    if a.shape[-1] == 1:
+        if out is None:
+            out = np.empty(a.shape[:-1], np.int64)
+        return np.greater_equal(a[..., 0], 0.5, out=out)
+    return a.argmax(axis=-1, out=out)
+
+
+def n_correct(a: np.ndarray, y: np.ndarray) -> int:
+    """Correct predictions of outputs ``a`` against one-hot (or single-column 0/1) targets ``y``."""
+    return int(np.count_nonzero(to_labels(a) == to_labels(y)))
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:

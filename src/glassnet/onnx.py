@@ -31,8 +31,9 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"glassnet.onnx needs onnx ({e}): pip install 'glassnet[onnx]'") from None
 
 import glassnet as gn
-from glassnet.io import atomic_write, model_config
-from glassnet.layers import Layer
+from glassnet._base.files import atomic_write
+from glassnet.model.file import model_config
+from glassnet.nn.layers import Layer
 
 __all__ = ["CONVERTERS", "DEFAULT_OPSET", "MIN_OPSET", "ExportError", "Graph", "converter", "export", "to_onnx",
            "verify"]
@@ -332,7 +333,7 @@ def to_onnx(model: gn.Sequential, opset: int | None = None, extra_outputs: Seque
     """The checked ONNX model of ``model`` (float32; input "input" and output "output", batch dimension
     "batch"); the glassnet config is kept in the metadata as "glassnet_config". ``extra_outputs`` names
     inner values to expose as further graph outputs, e.g. ("dense_1.z", "dense_1.a")."""
-    from glassnet import __version__
+    from glassnet._base.version import __version__
 
     if not isinstance(model, gn.Sequential):
         raise ExportError(f"model must be a glassnet Sequential, got {type(model).__name__}")

@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"glassnet.sklearn needs scikit-learn ({e}): pip install 'glassnet[sklearn]'") from None
 
 import glassnet as gn
-from glassnet.optim import OPTIMIZERS
+from glassnet.optim.optimizers import OPTIMIZERS
 
 __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
 

@@ -3,9 +3,9 @@ weights, and random restarts.
 """
 
 from glassnet.classic.gates import and_gate, nand_gate, nor_gate, not_gate, or_gate, xor_network
-from glassnet.classic.genetic import GeneticAlgorithm
 from glassnet.classic.perceptron import Boundary, ConvergenceWarning, Perceptron
 from glassnet.classic.restarts import RestartRun, RestartsResult, restart_seeds, restarts
+from glassnet.optim.genetic import GeneticAlgorithm
 
 __all__ = [
     "Boundary", "ConvergenceWarning", "GeneticAlgorithm", "Perceptron", "RestartRun", "RestartsResult",

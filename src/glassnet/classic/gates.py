@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from glassnet.activations import Step
 from glassnet.classic.perceptron import Perceptron
-from glassnet.layers import Dense
-from glassnet.model import Sequential
+from glassnet.model.sequential import Sequential
+from glassnet.nn.activations import Step
+from glassnet.nn.layers import Dense
 
 
 def and_gate() -> Perceptron:

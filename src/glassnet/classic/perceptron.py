@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet._checks import as_float_array, check_labels
+from glassnet._base.checks import as_float_array, check_labels
 
 
 class ConvergenceWarning(UserWarning):

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.callbacks import History
-from glassnet.model import Sequential
-from glassnet.training import DivergenceError
+from glassnet.model.sequential import Sequential
+from glassnet.train.callbacks import History
+from glassnet.train.loop import DivergenceError
 
 Build = Callable[[int], Sequential]
 
@@ -145,7 +145,7 @@ def restarts(build: Build, n: int, fit_kwargs: Mapping[str, Any], n_jobs: int = 
         except Exception as exc:
             raise ValueError(f"build must be picklable for n_jobs > 1 (a module-level function, not a lambda "
                              f"or closure), got {build!r}: {exc}") from None
-    from glassnet.sweep.executors import WorkerPool
+    from glassnet.parallel.executors import WorkerPool
 
     with WorkerPool((build, dict(fit_kwargs), validation_data), executor, n_jobs) as pool:
         runs = pool.map(_run_in_worker, list(enumerate(seeds)))

@@ -12,9 +12,9 @@ import sys
 import time
 from typing import Any
 
-from glassnet._blas import blas_threads
+from glassnet._base.blas import blas_threads
 from glassnet.commands._common import add_data_dir, add_threads, emit_json
-from glassnet.schedules import NAMED_SCHEDULES
+from glassnet.optim.schedules import NAMED_SCHEDULES
 
 HELP = "train an autoencoder on MNIST and compare its test reconstruction error with PCA"
 
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _epoch_lines(epochs: int) -> Any:
     """A callback printing one line per epoch on stderr: loss, learning rate and seconds."""
-    from glassnet.callbacks import Callback
+    from glassnet.train.callbacks import Callback
 
     class EpochLines(Callback):
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
@@ -146,10 +146,11 @@ def run(args: argparse.Namespace) -> int:
 def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
-    from glassnet.autoencoder import Autoencoder, GaussianNoise, MaskingNoise
+    from glassnet.classic.autoencoder import Autoencoder, GaussianNoise, MaskingNoise
+    from glassnet.classic.decomposition import PCA
     from glassnet.datasets import mnist
-    from glassnet.decomposition import PCA
-    from glassnet.optim import Adam, learning_rate
+    from glassnet.optim.optimizers import Adam
+    from glassnet.optim.schedules import learning_rate
 
     X, _, source = mnist.load("train", args.data_dir, sample=args.sample, return_source=True)
     Xt, _ = mnist.load("test", args.data_dir, sample=args.sample)

@@ -33,14 +33,14 @@ def report(cm, accuracy: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import glassnet as gn
-    from glassnet.metrics import confusion_matrix, precision_recall
+    from glassnet.metrics import confusion_matrix, precision_recall, to_labels
 
     model = gn.load(args.model)
     if model.input_shape != (784,) or model.output_shape != (10,):
         raise ValueError(f"{args.model} maps {model.input_shape} to {model.output_shape}; "
                          "a digit recogniser maps (784,) to (10,)")
     X, y, source = load_mnist("test", args.data_dir)
-    pred = model.predict(X).argmax(axis=1)
+    pred = to_labels(model.predict(X))
     cm = confusion_matrix(y, pred, 10)
     accuracy = float(cm.trace() / cm.sum())
     print(report(cm, accuracy))

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise RuntimeError(f"this command needs the onnx extra: pip install 'glassnet[onnx]' ({e})") from None
     from glassnet import onnx as gn_onnx
-    from glassnet.io import load
+    from glassnet.model.file import load
 
     model = load(args.model)
     start = time.perf_counter()

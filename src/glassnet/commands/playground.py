@@ -37,8 +37,8 @@ def require(extra: str, modules: tuple[str, ...]) -> None:
 
 
 def _quick_model(seed: int) -> tuple[str, Any, str]:
-    from glassnet.commands.train import PRESETS, build
     from glassnet.datasets import mnist
+    from glassnet.presets import PRESETS, build
 
     cfg = {**PRESETS["default"], **QUICK}
     X, y = mnist.load("train", sample=True)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in 0..65535, got {args.port}")
     from glassnet.datasets import mnist
-    from glassnet.io import load
+    from glassnet.model.file import load
     from glassnet.playground import serve
     from glassnet.playground.digits import check_digit_model
 

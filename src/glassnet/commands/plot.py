@@ -66,13 +66,15 @@ def _test_predictions(model: Any, args: argparse.Namespace) -> tuple[Any, Any, A
         if args.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {args.limit}")
         X, y = X[:args.limit], y[:args.limit]
+    from glassnet.metrics import to_labels
+
     out = model.predict(X.reshape(X.shape[0], *model.input_shape))
-    pred = out.argmax(axis=1) if out.shape[-1] > 1 else (out[:, 0] >= 0.5).astype(np.int64)
+    pred = to_labels(out)
     return X, y, pred
 
 
 def run(args: argparse.Namespace) -> int:
-    from glassnet._checks import require_extra
+    from glassnet._base.extras import require_extra
 
     require_extra("matplotlib", "plot", "glassnet plot")
     import numpy as np
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
         model = load(args.model)
         if args.kind == "weights":
-            from glassnet.plot.images import first_weights
+            from glassnet.plot.pictures import first_weights
 
             W, _ = first_weights(model)
             plot.weights_as_images(model, shape=_parse_shape(args.shape, W.shape[0]), path=args.output,

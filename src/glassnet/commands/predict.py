@@ -19,9 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glassnet._checks import require_extra
-    from glassnet.images import load_digit
-    from glassnet.io import load
+    from glassnet._base.extras import require_extra
+    from glassnet.data.images import load_digit
+    from glassnet.model.file import load
 
     require_extra("PIL", "image", "glassnet predict")
     model = load(args.model)

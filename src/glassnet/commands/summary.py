@@ -13,7 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glassnet.io import load
+    from glassnet.model.file import load
 
     model = load(args.model)
     model.summary()

@@ -143,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
         return _show(args)
     if not args.out:
         raise ValueError("--out DIR is required: the folder for trials.jsonl and best.npz")
+    from glassnet.parallel.executors import connect, local_cluster, require_distributed
     from glassnet.sweep import driver
-    from glassnet.sweep.executors import connect, local_cluster, require_distributed
     from glassnet.sweep.tasks import TrainSettings, mnist_data
 
     if args.scheduler:

@@ -31,7 +31,8 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from glassnet._checks import check_labels, lookup
+from glassnet._base.checks import check_labels
+from glassnet._base.registry import lookup
 
 __all__ = [
     "DatasetError", "FILES", "MIRRORS", "SHA256", "cache_dir", "download", "load", "locate", "read_idx",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glassnet._checks import lookup
+from glassnet._base.registry import lookup
 
 Seed = int | np.random.Generator | None
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from glassnet.model import Sequential
+    from glassnet.model.sequential import Sequential
     from glassnet.playground.server import PlaygroundServer
 
 __all__ = ["make_server", "serve"]

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from glassnet.playground import frames, lab, live
 from glassnet.playground.channel import event_stream
 from glassnet.playground.digits import PIXELS, DigitData, Models
-from glassnet.playground.encode import ApiError
+from glassnet.playground.wire import ApiError
 
 STATIC = Path(__file__).with_name("static")
 MAX_JSON_BYTES = 1 << 20  # 1 MiB: a drawing, a state, 10,000 points
@@ -101,7 +101,7 @@ def _number_list(value: Any, name: str, length: int, lo: float, hi: float) -> np
 def _drawing(image: Any) -> np.ndarray:
     """A raw grey drawing {"width", "height", "data": base64 bytes, ink bright} through the preprocessing of
     ``glassnet predict``: ink box scaled to 20x20, centred by mass in 28x28."""
-    from glassnet.images import ImageError, preprocess_digit
+    from glassnet.data.images import ImageError, preprocess_digit
 
     if not isinstance(image, dict) or set(image) != {"width", "height", "data"}:
         raise ApiError(400, 'image must be an object {"width": w, "height": h, "data": base64 of w*h grey bytes}')
@@ -133,7 +133,7 @@ def _int_query(request: Request, name: str, default: int | None) -> int | None:
 
 # ----------------------------------------------------------------------------- the digit page
 async def health(request: Request) -> Response:
-    from glassnet import __version__
+    from glassnet._base.version import __version__
 
     pg: Playground = request.app.state.pg
     return JSONResponse({"status": "ok", "glassnet": __version__, "models": [e.name for e in pg.models.all()],
@@ -316,7 +316,7 @@ async def train_status(request: Request) -> Response:
 
 
 def _presets() -> dict[str, Any]:
-    from glassnet.commands.train import PRESETS
+    from glassnet.presets import PRESETS
 
     return {name: {"architecture": p["architecture"], "hidden": p["hidden"], "epochs": p["epochs"]}
             for name, p in PRESETS.items()}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from glassnet.playground.encode import ApiError
+from glassnet.playground.wire import ApiError
 
 DOMAIN = 6.0
 MAX_POINTS = 10_000

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from glassnet._blas import one_thread
-from glassnet.layers import Layer
-from glassnet.model import Sequential
-from glassnet.playground.encode import ApiError, rounded, unit_picture
+from glassnet._base.blas import one_thread
+from glassnet.model.sequential import Sequential
+from glassnet.nn.layers import Layer
+from glassnet.playground.wire import ApiError, rounded, unit_picture
 
 PIXELS = 784
 TOP_UNITS_MAX = 16

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.playground import data2d
-from glassnet.playground.encode import pack_signed, pack_unit
+from glassnet.playground.wire import pack_signed, pack_unit
 
 GRID = 50  # output heatmap: GRID x GRID cells over [-6, 6]^2
 THUMB_STEP = 2  # unit heatmaps: every second cell, 25 x 25

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 
 import glassnet as gn
-from glassnet._blas import one_thread
-from glassnet.model import Sequential
+from glassnet._base.blas import one_thread
+from glassnet.model.sequential import Sequential
 from glassnet.playground import data2d
 from glassnet.playground.channel import Channel
-from glassnet.playground.encode import ApiError, rounded
 from glassnet.playground.frames import GRID, GRID_POINTS, THUMB_STEP, output_map, unit_map
 from glassnet.playground.state import DATA_FIELDS, NETWORK_FIELDS, TRAINING_FIELDS, check_state, default_state
-from glassnet.training import DivergenceError
+from glassnet.playground.wire import ApiError, rounded
+from glassnet.train.loop import DivergenceError
 
 MAX_FPS = 30.0
 MAX_SESSIONS = 16

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.callbacks import Callback, EarlyStopping
 from glassnet.playground.channel import Channel
 from glassnet.playground.digits import ModelEntry
-from glassnet.playground.encode import ApiError, pack_signed
-from glassnet.training import DivergenceError
+from glassnet.playground.wire import ApiError, pack_signed
+from glassnet.train.callbacks import Callback, EarlyStopping
+from glassnet.train.loop import DivergenceError
 
 LIVE = "live"
 PROGRESS_EVERY_S = 0.25
@@ -51,7 +51,7 @@ class LiveTraining:
         self.channel.publish({"status": dict(self.status), "pictures": self.pictures})
 
     def start(self, preset: str, epochs: int | None, data: str, seed: int) -> dict[str, Any]:
-        from glassnet.commands.train import PRESETS
+        from glassnet.presets import PRESETS
 
         if preset not in PRESETS:
             raise ApiError(400, f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
@@ -92,7 +92,7 @@ class LiveTraining:
             self._thread.join(timeout=10)
 
     def _run(self, preset: str, cfg: dict[str, Any], data: str, seed: int) -> None:
-        from glassnet.commands.train import build
+        from glassnet.presets import build
 
         st = self.status
         try:

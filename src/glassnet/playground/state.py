@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.playground.data2d import CLASSIFICATION, FEATURES, REGRESSION
-from glassnet.playground.encode import ApiError
+from glassnet.playground.wire import ApiError
 
 ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "softplus", "softsign", "swish"]
 MAX_LAYERS, MAX_UNITS = 12, 32

@@ -18,10 +18,10 @@ Conventions, the same for every function:
 from glassnet.plot._base import DPI
 from glassnet.plot.boundary import boundary_evolution, class_probabilities, decision_boundary
 from glassnet.plot.confusion import confusion_counts, confusion_matrix
-from glassnet.plot.images import autoencoder_pictures, codes_2d, misclassified, weights_as_images
+from glassnet.plot.curves import gradient_norms, training_curves
 from glassnet.plot.network import activation_functions, network_diagram
+from glassnet.plot.pictures import autoencoder_pictures, codes_2d, misclassified, weights_as_images
 from glassnet.plot.report import write_training_plots
-from glassnet.plot.training import gradient_norms, training_curves
 
 __all__ = [
     "DPI", "activation_functions", "autoencoder_pictures", "boundary_evolution", "class_probabilities",

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from glassnet._checks import check_labels, require_extra
+from glassnet._base.checks import check_labels
+from glassnet._base.extras import require_extra
+from glassnet.metrics import to_labels
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -73,7 +75,7 @@ def as_labels(y: Any, name: str) -> np.ndarray:
     """Class labels as int64 (n,); 2-D network outputs become labels (argmax, or a >= 0.5 for one column)."""
     y = np.asarray(y)
     if y.ndim == 2 and y.dtype.kind in "biuf":
-        y = (y[:, 0] >= 0.5).astype(np.int64) if y.shape[1] == 1 else y.argmax(axis=1)
+        y = to_labels(y)
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D class labels (or 2-D network outputs), got shape {y.shape}")
     return check_labels(y, None, name).copy()

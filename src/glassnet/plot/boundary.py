@@ -154,7 +154,7 @@ def boundary_evolution(build_or_model: Any, X: Any, y: Any, epochs: int, fit_kwa
     animation (one frame per snapshot, ``fps`` frames a second, the last held for a second); any other path
     (or none) gets one PNG grid of the snapshots. Returns the grid, or for a GIF the figure of its last frame.
     """
-    from glassnet.callbacks import Callback
+    from glassnet.train.callbacks import Callback
 
     X, y = _check_xy(X, y)
     epochs, frames = check_count(epochs, "epochs"), check_count(frames, "frames")

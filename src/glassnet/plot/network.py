@@ -25,7 +25,7 @@ def activation_functions(names: Sequence[Any] | None = None, path: str | os.Path
     by default every registered activation but softmax. Softmax, when asked for, is shown on the
     two-class slice p_1 = softmax(z, 0)_1 = sigma(z) with dp_1/dz_1 = p_1 (1 - p_1).
     """
-    from glassnet.activations import ACTIVATIONS, Softmax, get_activation
+    from glassnet.nn.activations import ACTIVATIONS, Softmax, get_activation
 
     specs = [k for k in ACTIVATIONS if k != "softmax"] if names is None else list(names)
     if not specs:
@@ -66,8 +66,8 @@ def activation_functions(names: Sequence[Any] | None = None, path: str | os.Path
 def _dense_groups(model: Any) -> list[tuple[Any, Any]]:
     """(Dense layer, last layer before the next Dense) pairs: the second's output is that layer's a (a
     BatchNorm after a Dense layer belongs to it: it normalises the units' z, one value per unit)."""
-    from glassnet.layers import Dense
-    from glassnet.normalization import BatchNorm
+    from glassnet.nn.layers import Dense
+    from glassnet.nn.normalization import BatchNorm
 
     groups: list[list[Any]] = []
     for layer in getattr(model, "layers", None) or []:

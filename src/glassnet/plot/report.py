@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.metrics import to_labels
 from glassnet.plot.confusion import confusion_matrix
-from glassnet.plot.images import first_weights, misclassified, weights_as_images
+from glassnet.plot.curves import gradient_norms, training_curves
 from glassnet.plot.network import MAX_UNITS, _dense_groups, network_diagram
-from glassnet.plot.training import gradient_norms, training_curves
+from glassnet.plot.pictures import first_weights, misclassified, weights_as_images
 
 
 def image_shape(n_inputs: int) -> tuple[int, int] | None:
@@ -66,10 +67,10 @@ def write_training_plots(model: Any, history: Any, X_test: Any = None, y_test: A
     if X_test is not None and y_test is not None:
         X_test = np.asarray(X_test)
         out_pred = model.predict(X_test.reshape(X_test.shape[0], *model.input_shape))
-        y_pred = out_pred.argmax(axis=1) if out_pred.shape[-1] > 1 else (out_pred[:, 0] >= 0.5).astype(int)
+        y_pred = to_labels(out_pred)
         y_true = np.asarray(y_test)
         if y_true.ndim == 2:
-            y_true = y_true.argmax(axis=1) if y_true.shape[1] > 1 else (y_true[:, 0] >= 0.5).astype(int)
+            y_true = to_labels(y_true)
         n_classes = max(out_pred.shape[-1], 2)
         keep("confusion.png", confusion_matrix, y_true, y_pred, n_classes=n_classes)
         if shape is not None:

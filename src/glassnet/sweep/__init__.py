@@ -9,8 +9,7 @@ configuration and seed number alone, so the results are the same whoever runs th
 
     space.py      grids, distributions (uniform, loguniform, choice), trials and their seeds
     halving.py    successive halving over epochs
-    executors.py  this process, local process pools, Dask (scatter once, local clusters)
-    tasks.py      what one trial does on a worker
+    tasks.py      what one trial does on a worker (the pools and Dask executors: glassnet.parallel)
     log.py        the sweep's folder: sweep.json, trials.jsonl, best.npz
     report.py     progress, mean and spread per configuration, the table and the plot
     driver.py     the sweep itself
@@ -23,8 +22,8 @@ import sys
 import types
 from typing import Any
 
+from glassnet.parallel.executors import WorkerPool, connect, local_cluster
 from glassnet.sweep.driver import sweep
-from glassnet.sweep.executors import WorkerPool, connect, local_cluster
 from glassnet.sweep.halving import Halving
 from glassnet.sweep.result import SweepResult, load
 from glassnet.sweep.space import Choice, LogUniform, Space, Trial, Uniform, choice, loguniform, trial_seed, uniform

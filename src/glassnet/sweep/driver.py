@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.model import Sequential
+from glassnet.model.sequential import Sequential
+from glassnet.parallel.executors import WorkerPool, check_picklable, trim_warning
 from glassnet.sweep import report
-from glassnet.sweep.executors import WorkerPool, check_picklable, trim_warning
 from glassnet.sweep.halving import Halving, promote
 from glassnet.sweep.log import TrialLog
 from glassnet.sweep.report import Progress
@@ -67,7 +67,7 @@ def sweep(build: Callable[..., Sequential] | None = None, grid: Mapping[str, Seq
         if fit is not None or validation_data is not None:
             raise ValueError("fit= and validation_data= go with a build function; glassnet train's model takes "
                              "settings= and holds out its own validation split")
-        from glassnet.commands.train import PRESETS
+        from glassnet.presets import PRESETS
 
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
@@ -98,7 +98,7 @@ def sweep(build: Callable[..., Sequential] | None = None, grid: Mapping[str, Seq
 
 
 def _common_settings() -> dict[str, Any]:
-    from glassnet.commands.train import COMMON
+    from glassnet.presets import COMMON
 
     return COMMON
 

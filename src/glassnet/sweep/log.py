@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from glassnet.io import atomic_write
+from glassnet._base.files import atomic_write
 
 FORMAT, VERSION = "glassnet.sweep", 1
 SPEC, TRIALS, BEST, LOCK = "sweep.json", "trials.jsonl", "best.npz", ".lock"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glassnet.model import Sequential
+from glassnet.model.sequential import Sequential
 from glassnet.sweep import report
 from glassnet.sweep.log import BEST, read_records, read_spec
 
@@ -38,7 +38,7 @@ class SweepResult:
     @property
     def best_model(self) -> Sequential | None:
         if self._model is None and self.folder is not None and (self.folder / BEST).is_file():
-            from glassnet.io import load
+            from glassnet.model.file import load
 
             self._model = load(self.folder / BEST)
         return self._model

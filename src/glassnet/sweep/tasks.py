@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from glassnet._blas import blas_threads
-from glassnet.model import Sequential
-from glassnet.sweep.executors import worker_name
+from glassnet._base.blas import blas_threads
+from glassnet.model.sequential import Sequential
+from glassnet.parallel.executors import worker_name
 from glassnet.sweep.space import Trial
 
 FIT_KEYS = ("epochs", "batch_size", "shuffle", "validation_split")
@@ -83,12 +83,12 @@ class TrainSettings:
         return cfg
 
     def build(self, params: Mapping[str, Any], seed: int) -> Sequential:
-        from glassnet.commands.train import build
+        from glassnet.presets import build
 
         return build(self.config(params), seed)
 
     def fit(self, model: Sequential, params: Mapping[str, Any], seed: int, epochs: int | None, data: Data) -> Any:
-        from glassnet.commands.train import fit_model
+        from glassnet.presets import fit_model
 
         return fit_model(model, self.config(params, epochs), data.X, data.Y, seed)
 
@@ -99,7 +99,7 @@ class TrainSettings:
         return bool(self.config(params)["validation"])
 
     def meta(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        from glassnet.commands.train import MNIST_META
+        from glassnet.presets import MNIST_META
 
         return {**MNIST_META, "config": self.config(params)}
 
