@@ -141,7 +141,8 @@ def test_host_rules():
 @pytest.mark.parametrize("content_type", ["text/plain", "application/json"])
 def test_a_cross_origin_post_starts_nothing(playground, sid, content_type):
     body = b'{"preset": "nielsen", "epochs": 1}'
-    for origin in (EVIL, "null", f"http://localhost:{playground.port + 1}", f"https://127.0.0.1:{playground.port}"):
+    for origin in (EVIL, "null", f"http://localhost:{playground.port + 1}", f"http://127.0.0.1:{playground.port}.evil",
+                   f"ws://127.0.0.1:{playground.port}"):
         for path in POSTS:
             error = refused(playground, "POST", path.format(sid=sid), 403, body=body,
                             headers={"Origin": origin, "Content-Type": content_type})
@@ -204,6 +205,7 @@ def test_origin_and_body_type_rules():
     assert security.origin_error(ok, "localhost:8000") is None
     assert security.origin_error(ok, "127.0.0.1:8000") is not None  # another origin, though the same machine
     assert security.origin_error(Headers({"origin": "http://localhost:8000/x"}), "localhost:8000") is not None
+    assert security.origin_error(Headers({"origin": "https://box.example"}), "box.example") is None  # a TLS proxy
     assert security.origin_error(Headers({"sec-fetch-site": "same-origin"}), "x:1") is None
     assert security.body_types("/api/lab/abc/csv") == ("text/csv",)
     assert security.body_types("/api/lab/abc/model") == ("application/octet-stream",)

@@ -178,12 +178,14 @@ def changes_state(method: str, path: str) -> bool:
 
 
 def origin_error(headers: Headers, host: str) -> str | None:
-    """Why a state-changing request is refused as cross-site, or None when it says it comes from ``http://host``:
-    ``Origin`` equal to this server's origin, or, where absent, ``Sec-Fetch-Site: same-origin``."""
+    """Why a state-changing request is refused as cross-site, or None when it says it comes from this server:
+    ``Origin`` naming ``host`` (the checked Host header; http, or https through a proxy), or, where absent,
+    ``Sec-Fetch-Site: same-origin``."""
     origin = headers.get("origin")
     if origin is not None:
         parts = urlsplit(origin) if origin != "null" else None
-        if parts is not None and parts.scheme == "http" and not parts.path and parts.netloc.lower() == host.lower():
+        if (parts is not None and parts.scheme in ("http", "https") and not parts.path  # https: behind a proxy
+                and parts.netloc.lower() == host.lower()):
             return None
         return f"cross-origin request from {origin[:80]!r} refused: the playground only takes its own pages' requests"
     site = headers.get("sec-fetch-site")
