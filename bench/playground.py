@@ -50,8 +50,13 @@ def start_server(models: list[Path], threads: int) -> tuple[subprocess.Popen, st
     return proc, m.group(1), int(m.group(2))
 
 
+def same_origin(conn: http.client.HTTPConnection) -> dict[str, str]:
+    """The headers of a request from the playground's own page (the server refuses state changes without)."""
+    return {"Content-Type": "application/json", "Origin": f"http://{conn.host}:{conn.port}"}
+
+
 def post(conn: http.client.HTTPConnection, path: str, body: dict) -> dict:
-    conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    conn.request("POST", path, body=json.dumps(body), headers=same_origin(conn))
     r = conn.getresponse()
     data = r.read()
     if r.status >= 300:
@@ -69,7 +74,7 @@ def latency(host: str, port: int, model: str, n: int) -> tuple[float, float, int
     for i in range(n + 10):
         body = {"model": model, "pixels": np.round(X[i % len(X)], 4).tolist(), "top_units": 8}
         t = time.perf_counter()
-        conn.request("POST", "/api/predict", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        conn.request("POST", "/api/predict", body=json.dumps(body), headers=same_origin(conn))
         r = conn.getresponse()
         data = r.read()
         if i >= 10:  # the first ten warm up
@@ -87,7 +92,7 @@ def frame_rate(host: str, port: int, hidden: list[int], seconds: float) -> tuple
     state = {"dataset": "spiral", "hidden": hidden, "features": ["x1", "x2", "x1sq", "x2sq", "sinx1", "sinx2"]}
     sid = post(conn, "/api/lab", {"state": state})["session"]
     stream = http.client.HTTPConnection(host, port, timeout=30)
-    stream.request("GET", f"/api/lab/{sid}/stream")
+    stream.request("GET", f"/api/lab/{sid}/stream", headers={"Sec-Fetch-Site": "same-origin"})
     resp = stream.getresponse()
     post(conn, f"/api/lab/{sid}/action", {"action": "play"})
     frames, sizes, epochs, start = 0, 0, [], None

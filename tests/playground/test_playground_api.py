@@ -18,12 +18,18 @@ from glassnet.datasets import mnist
 need("starlette", "playground")
 from glassnet.data.images import preprocess_digit  # noqa: E402
 
+CSV = {"Content-Type": "text/csv"}
+NPZ = {"Content-Type": "application/octet-stream"}
+
 
 def call(server, method, path, body=None, raw=None, headers=None, timeout=30):
-    """(status, decoded JSON or bytes) of one request."""
+    """(status, decoded JSON or bytes) of one request; all but a GET say they come from the server's own page
+    (Origin), and a POST, unless ``headers`` say otherwise, that it sends JSON."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    hdrs = {"Content-Type": "application/json"} if body is not None else {}
+    hdrs = {} if method == "GET" else {"Origin": server.url.rstrip("/")}
+    if method == "POST":
+        hdrs["Content-Type"] = "application/json"
     conn.request(method, path, body=data, headers={**hdrs, **(headers or {})})
     resp = conn.getresponse()
     payload = resp.read()
@@ -115,7 +121,7 @@ def test_predict_refuses_nan_malformed_json_and_large_bodies(playground):
     text = '{"pixels": [NaN' + ", 0" * 783 + "]}"
     assert error_of(playground, "POST", "/api/predict", raw=text.encode()) == (
         400, "the request body is not valid JSON: NaN is not a number")
-    status, error = error_of(playground, "POST", "/api/predict", raw=b"{pixels:", headers={"Content-Type": "x"})
+    status, error = error_of(playground, "POST", "/api/predict", raw=b"{pixels:")
     assert status == 400 and "not valid JSON" in error
     status, error = error_of(playground, "POST", "/api/predict", raw=b"[1, 2]")
     assert status == 400 and "expected a JSON object" in error
@@ -253,7 +259,7 @@ def test_your_own_points_and_csv(playground):
     f = call(playground, "POST", f"/api/lab/{sid}/points", {"points": [[0, 0, 1]]})[1]
     assert len(f["points"]["train"]) + len(f["points"]["test"]) == 4
     csv = "x1,x2,label\n" + "\n".join(f"{i % 7 - 3},{i % 5 - 2},{i % 2}" for i in range(40))
-    f = call(playground, "POST", f"/api/lab/{sid}/csv", raw=csv.encode(), headers={"Content-Type": "text/csv"})[1]
+    f = call(playground, "POST", f"/api/lab/{sid}/csv", raw=csv.encode(), headers=CSV)[1]
     assert len(f["points"]["train"]) + len(f["points"]["test"]) == 40 and f["classes"] == 2
 
 
@@ -267,7 +273,7 @@ def test_your_own_points_and_csv(playground):
 ])
 def test_malformed_csv_gets_one_line_errors(playground, csv, message):
     sid = new_session(playground)["session"]
-    status, error = error_of(playground, "POST", f"/api/lab/{sid}/csv", raw=csv.encode())
+    status, error = error_of(playground, "POST", f"/api/lab/{sid}/csv", raw=csv.encode(), headers=CSV)
     assert status == 400 and message in error
     assert call(playground, "GET", f"/api/lab/{sid}")[1]["state"]["dataset"] == "circle"  # unchanged
 
@@ -293,28 +299,29 @@ def test_export_is_a_glassnet_file_and_loads_back(playground, tmp_path):
     assert model.meta["features"] == ["x1", "x2", "sinx1"] and model.meta["state"]["hidden"] == [6, 3]
     np.testing.assert_allclose(model.layers[0].W.value, trained["weights"][0], atol=1e-3)
     other = new_session(playground)["session"]
-    f = call(playground, "POST", f"/api/lab/{other}/model", raw=data)[1]
+    f = call(playground, "POST", f"/api/lab/{other}/model", raw=data, headers=NPZ)[1]
     assert f["state"]["hidden"] == [6, 3] and f["state"]["dataset"] == "moons" and f["sizes"] == [3, 6, 3, 1]
     np.testing.assert_allclose(f["weights"][1], trained["weights"][1], atol=1e-3)
-    status, error = error_of(playground, "POST", f"/api/lab/{other}/model", raw=b"not a zip file")
+    status, error = error_of(playground, "POST", f"/api/lab/{other}/model", raw=b"not a zip file", headers=NPZ)
     assert status == 400 and error.startswith("not a glassnet model file")
     digits = io.BytesIO()
     np.savez(digits, x=np.zeros(3))
-    status, error = error_of(playground, "POST", f"/api/lab/{other}/model", raw=digits.getvalue())
+    status, error = error_of(playground, "POST", f"/api/lab/{other}/model", raw=digits.getvalue(), headers=NPZ)
     assert status == 400 and "not a glassnet model file" in error
 
 
 def test_a_digit_model_is_not_a_playground_network(playground, digit_models, tmp_path):
     digit_models["mlp"].save(tmp_path / "mlp.npz")
     sid = new_session(playground)["session"]
-    status, error = error_of(playground, "POST", f"/api/lab/{sid}/model", raw=(tmp_path / "mlp.npz").read_bytes())
+    status, error = error_of(playground, "POST", f"/api/lab/{sid}/model", raw=(tmp_path / "mlp.npz").read_bytes(),
+                             headers=NPZ)
     assert status == 400 and ("Dense layers only" in error or "inputs" in error)
 
 
 def read_events(server, path, n, timeout=20.0):
     """The first ``n`` data events of a server-sent event stream."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-    conn.request("GET", path)
+    conn.request("GET", path, headers={"Sec-Fetch-Site": "same-origin"})  # as the page's EventSource says
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream")
     events, deadline = [], time.monotonic() + timeout

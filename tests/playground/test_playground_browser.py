@@ -35,13 +35,18 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def page(page, playground):
+    """A Chromium page on the playground that fails its test on any JavaScript error or any refusal of the
+    Content-Security-Policy; ``page.console_errors`` holds every console error for tests that want none."""
     page.set_default_timeout(TIMEOUT_MS)
     page.set_viewport_size({"width": 1500, "height": 1000})
-    errors = []
+    errors, page.console_errors = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
     page.base = playground.url.rstrip("/")
     yield page
     assert not errors, f"JavaScript errors on the page: {errors}"
+    refused = [m for m in page.console_errors if "Content Security Policy" in m]
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
 
 
 def shot(page, tmp_path, name):
@@ -190,3 +195,42 @@ def test_train_a_preset_live_and_probe_it(page):
     page.wait_for_function("() => document.querySelector('#probe-result').textContent.startsWith('live says')",
                            timeout=30_000)
     assert page.locator("#probe-probs span.top").count() == 2
+
+
+READY = {"/": "() => document.querySelectorAll('[data-model] .prediction').length > 0",
+         "/playground": "() => document.querySelector('#test-loss').textContent !== '–'",
+         "/train": "() => document.querySelector('#preset option[value=nielsen]') !== null"}
+
+
+@pytest.mark.parametrize("path", list(READY))
+def test_each_page_loads_under_the_csp_without_console_errors(page, tmp_path, path):
+    response = page.goto(page.base + path)
+    csp = response.headers["content-security-policy"]
+    assert csp.startswith("default-src 'self';") and "frame-ancestors 'none'" in csp and "unsafe" not in csp
+    page.wait_for_function(READY[path])
+    shot(page, tmp_path, f"csp{path.replace('/', '_')}.png")
+    assert page.console_errors == [], page.console_errors
+    # the policy is enforced: a script injected inline does not run, and Chromium says why
+    with page.expect_console_message(lambda m: "Content Security Policy" in m.text, timeout=TIMEOUT_MS):
+        page.evaluate("""() => { const s = document.createElement('script');
+                                 s.textContent = 'window.inlineRan = true'; document.body.append(s); }""")
+    assert page.evaluate("() => window.inlineRan === undefined")
+    page.console_errors.clear()
+
+
+def test_a_token_url_logs_the_page_in_and_leaves_the_address_bar(page, tmp_path):
+    """Off loopback the printed URL carries a token: the page trades it for a cookie, then works as usual."""
+    from glassnet.playground import make_server
+
+    with make_server([], "127.0.0.1", 0, token="browser-token") as server:
+        base = server.url.rstrip("/")
+        assert page.goto(base + "/playground").status == 401  # no token, no page
+        page.goto(f"{base}/playground?token=browser-token#dataset=xor&hidden=3")
+        page.wait_for_function("() => document.querySelector('#test-loss').textContent !== '–'")
+        assert "token" not in page.url and "dataset=xor" in page.url
+        page.click("#step")  # a POST, with the cookie and the page's Origin
+        page.wait_for_function("() => parseInt(document.querySelector('#epoch').textContent) === 1")
+        cookie = next(c for c in page.context.cookies() if c["name"] == f"glassnet-token-{server.port}")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        others = [m for m in page.console_errors if "status of 401" not in m]  # the first visit's (and its icon's)
+        assert others == [], others

@@ -74,12 +74,24 @@ def test_channel_wakes_listeners_and_skips_to_the_newest():
     channel = Channel()
     stopping = threading.Event()
 
+    listening, published = threading.Event(), threading.Event()
+
+    def publisher():  # publishes five values once the listener waits, then says so
+        if listening.wait(10):
+            for i in range(5):
+                channel.publish(i)
+        published.set()
+
     async def listen():
         got = []
         stream = event_stream(channel, lambda v: {"v": v}, stopping)
         assert await stream.__anext__() == "retry: 1000\n\n"
-        threading.Timer(0.05, lambda: [channel.publish(i) for i in range(5)]).start()
-        got.append(await asyncio.wait_for(stream.__anext__(), 5))
+        threading.Thread(target=publisher, daemon=True).start()
+        pending = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0)  # one turn of the loop: the stream's first step, which waits on the channel
+        listening.set()
+        got.append(await asyncio.wait_for(pending, 10))  # woken by the first publish (or a later one)
+        assert await asyncio.to_thread(published.wait, 10)  # the publisher is done: no thread timing
         assert await channel.wait(0, timeout=0.01) == (5, 4)
         assert await channel.wait(5, timeout=0.05) is None  # nothing newer: a timeout, not a hang
         stopping.set()

@@ -23,6 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests naming this host (repeatable; default: localhost, 127.0.0.1, "
+                        "[::1] and the --host address only, against DNS rebinding)")
+    p.add_argument("--token", default=None,
+                   help="require this token on every request (default: none on 127.0.0.1, a new one per run "
+                        "on any other address; the printed URL carries it)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add_data_dir(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the model trained at start (default 0)")
@@ -58,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
     require(*EXTRA)
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in 0..65535, got {args.port}")
+    from glassnet.playground.security import check_allowed_host, check_token
+
+    for name in args.allow_host:
+        check_allowed_host(name)
+    if args.token is not None:
+        check_token(args.token)
     from glassnet.datasets import mnist
     from glassnet.model.file import load
     from glassnet.playground import serve
@@ -77,5 +89,6 @@ def run(args: argparse.Namespace) -> int:
         models.append((name, model, str(path)))
     if not models:
         models.append(_quick_model(args.seed))
-    serve(models, args.host, args.port, open_browser=not args.no_browser, data_dir=args.data_dir)
+    serve(models, args.host, args.port, open_browser=not args.no_browser, data_dir=args.data_dir,
+          allow_hosts=args.allow_host, token=args.token)
     return 0

@@ -28,8 +28,11 @@ __all__ = ["make_server", "serve"]
 
 
 def make_server(models: Sequence[tuple[str, Sequential, str]], host: str = "127.0.0.1", port: int = 8000,
-                data_dir: str | None = None) -> PlaygroundServer:
-    """A playground server (not yet running) for ``models``, given as (name, model, where it came from)."""
+                data_dir: str | None = None, allow_hosts: Sequence[str] = (),
+                token: str | None = None) -> PlaygroundServer:
+    """A playground server (not yet running) for ``models``, given as (name, model, where it came from).
+    ``allow_hosts``: host names it answers to besides this computer's; ``token``: required on every request
+    (default: none on loopback, a new one per run on any other address)."""
     from glassnet.playground.app import Playground
     from glassnet.playground.digits import DigitData, ModelEntry, Models
     from glassnet.playground.server import PlaygroundServer
@@ -37,20 +40,22 @@ def make_server(models: Sequence[tuple[str, Sequential, str]], host: str = "127.
     registry = Models()
     for name, model, source in models:
         registry.add(ModelEntry(name, model, source))
-    return PlaygroundServer(Playground(registry, DigitData(data_dir)), host, port)
+    return PlaygroundServer(Playground(registry, DigitData(data_dir)), host, port, tuple(allow_hosts), token)
 
 
 def serve(models: Sequence[tuple[str, Sequential, str]], host: str = "127.0.0.1", port: int = 8000,
-          open_browser: bool = True, data_dir: str | None = None) -> None:
+          open_browser: bool = True, data_dir: str | None = None, allow_hosts: Sequence[str] = (),
+          token: str | None = None) -> None:
     """Serve the playground until Ctrl-C: prints ``serving on http://HOST:PORT/`` (``port=0``: any free
-    port) and opens the browser unless ``open_browser`` is False."""
+    port; ``?token=...`` appended when a token is required) and opens the browser unless ``open_browser``
+    is False."""
     from glassnet.playground.server import warn_if_exposed
 
-    server = make_server(models, host, port, data_dir)
+    server = make_server(models, host, port, data_dir, allow_hosts, token)
     warn_if_exposed(host)
-    print(f"serving on {server.url}", flush=True)
+    print(f"serving on {server.login_url}", flush=True)
     if open_browser:
-        threading.Timer(0.5, webbrowser.open, [server.url]).start()
+        threading.Timer(0.5, webbrowser.open, [server.login_url]).start()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main else None
     try:  # uvicorn stops gracefully on SIGINT or SIGTERM, then raises it again: here, KeyboardInterrupt

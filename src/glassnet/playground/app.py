@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from glassnet.playground import frames, lab, live
 from glassnet.playground.channel import event_stream
 from glassnet.playground.digits import PIXELS, DigitData, Models
+from glassnet.playground.security import DRAIN_BYTES, Policy, SecurityMiddleware
 from glassnet.playground.wire import ApiError
 
 STATIC = Path(__file__).with_name("static")
@@ -52,15 +53,23 @@ class Playground:
 
 # ----------------------------------------------------------------------------- request helpers
 async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body of {int(declared):,} bytes is over the limit of {limit:,}")
+    """The request's body, at most ``limit`` bytes; a larger one is read and discarded (up to DRAIN_BYTES, so
+    that the client, still sending, reads the 413 rather than a reset connection) and refused."""
+    text = request.headers.get("content-length", "")
+    declared = int(text) if text.isdigit() else None
+    if declared is not None and declared > max(limit, DRAIN_BYTES):  # too large even to discard
+        raise ApiError(413, f"request body of {declared:,} bytes is over the limit of {limit:,}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
-        chunks.append(chunk)
+        if size > DRAIN_BYTES:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    if declared is not None and declared > limit:
+        raise ApiError(413, f"request body of {declared:,} bytes is over the limit of {limit:,}")
+    if size > limit:
+        raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
     return b"".join(chunks)
 
 
@@ -362,8 +371,8 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": f"internal error: {line}"}, status_code=500)
 
 
-def create_app(pg: Playground) -> Starlette:
-    """The Starlette application serving ``pg``."""
+def create_app(pg: Playground, policy: Policy) -> SecurityMiddleware:
+    """The Starlette application serving ``pg``, behind the defences of ``policy`` (see ``security``)."""
     sid = "/api/lab/{sid:str}"
     routes = [
         *(Route(path, _page(name)) for path, name in PAGES.items()),
@@ -390,4 +399,4 @@ def create_app(pg: Playground) -> Starlette:
     handlers = {ApiError: _api_error, HTTPException: _api_error, Exception: _api_error}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.pg = pg
-    return app
+    return SecurityMiddleware(app, policy)

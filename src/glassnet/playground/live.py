@@ -95,6 +95,7 @@ class LiveTraining:
         from glassnet.presets import build
 
         st = self.status
+        outcome: dict[str, Any] = {}  # the final status, written into st at once
         try:
             model = build(cfg, seed)
             twin = build(cfg, seed)
@@ -112,20 +113,21 @@ class LiveTraining:
             start = time.perf_counter()
             model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
                       validation_split=cfg["validation"], callbacks=callbacks, seed=seed, verbose=0)
-            st["status"] = "done"
+            outcome["status"] = "done"
         except _Stopped:
-            st["status"] = "stopped"
+            outcome["status"] = "stopped"
         except DivergenceError as e:
-            st.update(status="error", error=str(e))
+            outcome.update(status="error", error=str(e))
         except Exception as e:  # shown on the page; the server goes on
-            st.update(status="error", error=f"{type(e).__name__}: {e}".splitlines()[0])
+            outcome.update(status="error", error=f"{type(e).__name__}: {e}".splitlines()[0])
         finally:
-            if st.get("status") in ("done", "stopped") and "model" in locals():
-                st["seconds"] = round(time.perf_counter() - start, 2)
+            if outcome.get("status") in ("done", "stopped") and "model" in locals():
+                outcome["seconds"] = round(time.perf_counter() - start, 2)
                 entry.set_state(model.state_dict(), f"trained here: preset {preset}, {st['epoch']} epochs")
                 X_test, y_test = self.data.test_set()[:2]
-                st["test_accuracy"] = round(float(model.evaluate(X_test, y_test)["accuracy"]), 4)
+                outcome["test_accuracy"] = round(float(model.evaluate(X_test, y_test)["accuracy"]), 4)
                 self._pictures(model)
+            st.update(outcome)  # "done" only once what it reports is there: a poller never sees half of it
             self.publish()
 
     def _pictures(self, model: Any) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 import uvicorn
 
 from glassnet.playground.app import Playground, create_app
-
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+from glassnet.playground.security import Policy, is_loopback
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -47,15 +46,24 @@ class _Uvicorn(uvicorn.Server):
 
 class PlaygroundServer:
     """The playground served on ``host:port``: ``run()`` blocks until Ctrl-C; ``start()`` / ``stop()`` run
-    it in a background thread (for tests and notebooks)."""
+    it in a background thread (for tests and notebooks). ``allow_hosts`` and ``token`` configure its defences
+    (``glassnet.playground.security``): off loopback a token is made when none is given; ``login_url`` carries
+    it."""
 
-    def __init__(self, pg: Playground, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(self, pg: Playground, host: str = "127.0.0.1", port: int = 8000,
+                 allow_hosts: tuple[str, ...] = (), token: str | None = None) -> None:
         self.pg = pg
         self.sock = bind(host, port)
         self.host, self.port = host, self.sock.getsockname()[1]
+        try:
+            self.policy = Policy.for_bind(host, self.port, tuple(allow_hosts), token)
+        except ValueError:
+            self.sock.close()
+            raise
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{self.port}/"
-        config = uvicorn.Config(create_app(pg), log_level="warning", access_log=False, lifespan="off",
+        self.login_url = self.url if self.policy.token is None else f"{self.url}?token={self.policy.token}"
+        config = uvicorn.Config(create_app(pg, self.policy), log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=3, timeout_keep_alive=5)
         self.server = _Uvicorn(config, pg)
         self._thread: threading.Thread | None = None
@@ -94,7 +102,7 @@ class PlaygroundServer:
 
 
 def warn_if_exposed(host: str) -> None:
-    if host not in LOCAL_HOSTS:
-        print(f"glassnet playground: warning: serving on {host} lets anyone who can reach this machine use the "
-              "playground (and run training on it); the default 127.0.0.1 keeps it to this computer",
-              file=sys.stderr)
+    if not is_loopback(host):
+        print(f"glassnet playground: warning: serving on {host} lets anyone who can reach this machine and "
+              "has the token use the playground (and run training on it), the token travelling unencrypted "
+              "over plain HTTP; the default 127.0.0.1 keeps it to this computer", file=sys.stderr)
