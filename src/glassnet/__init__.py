@@ -64,7 +64,7 @@ _LAZY = {
     "datasets": "glassnet.datasets",
     "ConvergenceWarning": "glassnet.classic", "GeneticAlgorithm": "glassnet.classic",
     "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",
-    "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",
+    "LDA": "glassnet.decomposition", "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",
     "randomized_svd": "glassnet.decomposition",
     "sweep": "glassnet.sweep",
 }
@@ -88,7 +88,7 @@ __all__ = [
     "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Augment", "Autoencoder", "AvgPool2D",
     "BatchNorm", "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CosineDecay",
     "CrossEntropy", "Dense", "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten",
-    "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss",
+    "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "LDA", "Layer", "LeakyReLU", "Linear", "Loss",
     "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
     "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",
