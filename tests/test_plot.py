@@ -419,6 +419,14 @@ def test_discriminants_lda_directions_patterns_and_projections_beside_pca(tmp_pa
     assert lda_acc > 0.95 and pca_acc < 0.6
     assert f"{100 * lda_acc:.1f}% nearest" in scatters[0].get_title()
     assert f"{100 * lda.explained_variance_ratio_[0]:.1f}% of between" in fig.axes[0].get_title()
+    fig = plot.discriminants(X[:200], y[:200], shape=(4, 4), X_test=X[200:], y_test=y[200:])
+    Z_held_out = np.vstack([c.get_offsets() for c in fig.axes[6].collections])
+    order = np.concatenate([np.flatnonzero(y[200:] == c) for c in range(3)])
+    np.testing.assert_allclose(Z_held_out, LDA(n_components=2).fit(X[:200], y[:200]).transform(X[200:])[order],
+                               atol=1e-10)
+    assert fig.subfigs[1]._suptitle.get_text() == "40 held-out samples projected (LDA and PCA fitted on 200)"
+    with pytest.raises(ValueError, match="X_test and y_test go together"):
+        plot.discriminants(X, y, shape=(4, 4), X_test=X)
     with pytest.raises(ValueError, match="at least 3 classes, got 2"):
         plot.discriminants(X, y % 2, shape=(4, 4))
     with pytest.raises(ValueError, match="same length"):

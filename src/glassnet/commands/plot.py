@@ -6,7 +6,7 @@ KIND is one of
   misclassified  the test digits the model gets wrong, "true -> predicted"
   diagram        a small Dense network neuron by neuron (``--input 0,1`` writes its activations)
   activations    every activation function beside its derivative (no model)
-  discriminants  LDA's two leading directions beside PCA's as 28x28 images, and MNIST projected on each
+  discriminants  LDA's two leading directions beside PCA's as 28x28 images, and test digits projected on each
                  (no model; fitted on the training images, ``--limit N`` the first N)
 """
 
@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (confusion, misclassified, "
                         "discriminants)")
     parser.add_argument("--sample", action="store_true",
-                        help="use the embedded 1,000-image MNIST test sample (confusion, misclassified, "
-                        "discriminants)")
+                        help="use the embedded MNIST sample: 1,000 test images (confusion, misclassified), "
+                        "and 5,000 training images (discriminants)")
     parser.add_argument("--limit", type=int, help="use only the first N images (test; training for discriminants)")
     parser.add_argument("--shape", help="tile shape HxW of weights and digits (default square: 784 -> 28x28)")
     parser.add_argument("--max-tiles", type=int, default=64, help="weights: at most this many units (64)")
@@ -90,12 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if args.kind == "discriminants":
         from glassnet.datasets import mnist
 
-        X, y = mnist.load("test" if args.sample else "train", data_dir=args.data_dir, sample=args.sample)
-        if args.limit is not None:
-            if args.limit < 1:
-                raise ValueError(f"--limit must be >= 1, got {args.limit}")
-            X, y = X[:args.limit], y[:args.limit]
-        plot.discriminants(X, y, path=args.output)
+        if args.limit is not None and args.limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {args.limit}")
+        X, y = mnist.load("train", data_dir=args.data_dir, sample=args.sample)
+        X_test, y_test = mnist.load("test", data_dir=args.data_dir, sample=args.sample)
+        plot.discriminants(X[:args.limit], y[:args.limit], X_test=X_test, y_test=y_test, path=args.output)
     elif args.kind == "activations":
         names = None if args.names is None else [n.strip() for n in args.names.split(",") if n.strip()]
         plot.activation_functions(names, path=args.output)

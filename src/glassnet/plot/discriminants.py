@@ -23,7 +23,7 @@ def centroid_accuracy(Z: np.ndarray, y: np.ndarray) -> float:
 
 
 def discriminants(X: Any, y: Any, path: str | os.PathLike | None = None, shape: tuple[int, int] = (28, 28),
-                  max_points: int = 2000) -> Figure:
+                  max_points: int = 2000, X_test: Any = None, y_test: Any = None) -> Figure:
     """LDA's two leading discriminant directions, their patterns, and PCA's two leading components as images
     (top), and the samples projected on each pair of axes (bottom).
 
@@ -35,8 +35,8 @@ def discriminants(X: Any, y: Any, path: str | os.PathLike | None = None, shape: 
     discriminant coordinate, the picture to set beside PCA's components ``v``, for which ``Sigma v = lambda v``
     is the pattern itself (titled with their share of the total variance). Each image has its own scale,
     symmetric about 0 (red > 0, blue < 0; a direction's sign and length are arbitrary). The scatters show the
-    first ``max_points`` samples, titled with the share of them nearer to their own class's mean than to any
-    other's in that plane.
+    first ``max_points`` samples of ``X_test`` (held-out samples with labels ``y_test``; default ``X`` itself),
+    titled with the share of them nearer to their own class's mean than to any other's in that plane.
     """
     from glassnet.decomposition import LDA, PCA
 
@@ -59,8 +59,15 @@ def discriminants(X: Any, y: Any, path: str | os.PathLike | None = None, shape: 
     tiles = [(f"LDA $w_{i + 1}$", L[:, i], f"{100 * between[i]:.1f}% of between", 99.0) for i in range(2)]
     tiles += [(f"LDA $\\Sigma_W w_{i + 1}$", pattern[:, i], "its pattern", 100.0) for i in range(2)]
     tiles += [(f"PC {i + 1}", pca.components_[i], f"{100 * total[i]:.1f}% of total", 100.0) for i in range(2)]
-    m = min(A.shape[0], check_count(max_points, "max_points"))
-    shown = [("LDA-2", lda.transform(A[:m])), ("PCA-2", pca.transform(A[:m]))]
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test go together: pass both or neither")
+    held_out = X_test is not None
+    T, t = (as_images(X_test, shape, "X_test").reshape(-1, h * w), as_labels(y_test, "y_test")) if held_out else (
+        A, labels)
+    if t.shape[0] != T.shape[0]:
+        raise ValueError(f"X_test and y_test must have the same length, got {T.shape[0]} and {t.shape[0]}")
+    m = min(T.shape[0], check_count(max_points, "max_points"))
+    shown = [("LDA-2", lda.transform(T[:m])), ("PCA-2", pca.transform(T[:m]))]
 
     fig = new_figure(9.0, 7.0)
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 2.4])
@@ -75,10 +82,11 @@ def discriminants(X: Any, y: Any, path: str | os.PathLike | None = None, shape: 
                  "percentile)", fontsize=9)
     for ax, (name, Z) in zip(bottom.subplots(1, 2), shown, strict=True):
         Z = np.asarray(Z, dtype=float)
-        class_scatter(ax, Z, labels[:m])
+        class_scatter(ax, Z, t[:m])
         ax.set_xlabel(f"{name}: axis 1")
         ax.set_ylabel(f"{name}: axis 2")
-        ax.set_title(f"{name}: {100 * centroid_accuracy(Z, labels[:m]):.1f}% nearest their class mean",
+        ax.set_title(f"{name}: {100 * centroid_accuracy(Z, t[:m]):.1f}% nearest their class mean",
                      fontsize=9)
-    bottom.suptitle(f"{m:,} samples projected (LDA and PCA fitted on {A.shape[0]:,})", fontsize=10)
+    what = "held-out samples" if held_out else "samples"
+    bottom.suptitle(f"{m:,} {what} projected (LDA and PCA fitted on {A.shape[0]:,})", fontsize=10)
     return finish(fig, path)
