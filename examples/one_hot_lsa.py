@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from glassnet.classic.decomposition import TruncatedSVD
 from glassnet.data.encoding import Vocabulary, tokenize
+from glassnet.decomposition import TruncatedSVD
 
 CORPUS = [
     "The cat chased a mouse through the garden",

@@ -10,8 +10,8 @@ contract in pyproject.toml):
     train/                            the loop, callbacks, checkpoints
     model/                            Sequential, per-layer statistics, its file format
     optim/                            optimisers, schedules, the genetic algorithm (registered by name)
-    nn/, data/, datasets/, metrics,   layers, activations, losses; encodings, pictures; data sets; labels
-      parallel/
+    nn/, data/, datasets/, metrics,   layers, activations, losses; encodings, pictures; data sets; labels;
+      parallel/, decomposition/       process pools; PCA, SVD, LDA
     _base/                            checks, registries, extras, BLAS control, atomic files, schemas
 
 The data sets, the classic learners and the decompositions are imported on first use (``_LAZY``), so
@@ -72,8 +72,8 @@ _LAZY = {
     "Autoencoder": "glassnet.classic.autoencoder",
     "ConvergenceWarning": "glassnet.classic", "GeneticAlgorithm": "glassnet.optim.genetic",
     "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",
-    "PCA": "glassnet.classic.decomposition", "TruncatedSVD": "glassnet.classic.decomposition",
-    "randomized_svd": "glassnet.classic.decomposition",
+    "LDA": "glassnet.decomposition", "PCA": "glassnet.decomposition",
+    "TruncatedSVD": "glassnet.decomposition", "randomized_svd": "glassnet.decomposition",
     "sweep": "glassnet.sweep",
 }
 """Public names whose module is imported when the name is first used (PEP 562)."""
@@ -96,7 +96,7 @@ __all__ = [
     "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Augment", "Autoencoder", "AvgPool2D",
     "BatchNorm", "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CosineDecay",
     "CrossEntropy", "Dense", "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten",
-    "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss",
+    "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "LDA", "Layer", "LeakyReLU", "Linear", "Loss",
     "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
     "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",

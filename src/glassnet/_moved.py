@@ -24,7 +24,6 @@ MOVED = {
     "glassnet.checkpoint": "glassnet.train.checkpoint",
     "glassnet.classic.genetic": "glassnet.optim.genetic",
     "glassnet.conv": "glassnet.nn.conv",
-    "glassnet.decomposition": "glassnet.classic.decomposition",
     "glassnet.encoding": "glassnet.data.encoding",
     "glassnet.gradcheck": "glassnet.model.gradcheck",
     "glassnet.images": "glassnet.data.images",

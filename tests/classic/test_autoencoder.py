@@ -5,9 +5,9 @@ import pytest
 
 import glassnet
 from glassnet.classic.autoencoder import Autoencoder, GaussianNoise, MaskingNoise
-from glassnet.classic.decomposition import PCA
 from glassnet.cli import main
 from glassnet.datasets import mnist
+from glassnet.decomposition import PCA
 from glassnet.model.gradcheck import gradcheck, numerical_gradient, relative_error
 from glassnet.model.sequential import Sequential
 from glassnet.nn.layers import Dense

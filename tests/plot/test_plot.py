@@ -389,6 +389,50 @@ def test_autoencoder_pictures_and_codes(tmp_path):
         plot.codes_2d(rng.standard_normal((30, 3)), y)
 
 
+def test_discriminants_lda_directions_patterns_and_projections_beside_pca(tmp_path):
+    from glassnet.decomposition import LDA, PCA
+    from glassnet.plot.discriminants import centroid_accuracy
+
+    # three classes 4x4 apart along pixel 5 only, where the noise is small; most variance is elsewhere
+    rng = np.random.default_rng(0)
+    y = np.arange(240) % 3
+    X = rng.standard_normal((240, 16)) * np.r_[np.full(5, 3.0), 0.2, np.full(10, 2.0)]
+    X[:, 5] += y
+    fig = plot.discriminants(X, y, shape=(4, 4), max_points=150, path=tmp_path / "lda.png")
+    read_png(tmp_path / "lda.png", fig)
+    lda, pca = LDA(n_components=2).fit(X, y), PCA(2, svd="full").fit(X)
+    Xc = X - lda.means_[y]
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    expected = [*lda.scalings_.T, *(np.cov(Xc.T, bias=True) @ lda.scalings_).T, *pca.components_]
+    assert len(shown) == 6
+    for image, v in zip(shown, expected, strict=True):
+        np.testing.assert_allclose(image, v.reshape(4, 4), rtol=1e-10, atol=1e-12)
+    assert np.abs(lda.scalings_[:, 0]).argmax() == 5  # Fisher's first direction finds the separating pixel
+    scatters = [ax for ax in fig.axes if ax.collections]
+    assert len(scatters) == 2
+    Z_lda, Z_pca = (np.vstack([c.get_offsets() for c in ax.collections]) for ax in scatters)
+    assert Z_lda.shape == Z_pca.shape == (150, 2)
+    order = np.concatenate([np.flatnonzero(y[:150] == c) for c in range(3)])  # one scatter per class
+    np.testing.assert_allclose(Z_lda, lda.transform(X[:150])[order], atol=1e-10)
+    np.testing.assert_allclose(Z_pca, pca.transform(X[:150])[order], atol=1e-10)
+    lda_acc, pca_acc = centroid_accuracy(Z_lda, y[:150][order]), centroid_accuracy(Z_pca, y[:150][order])
+    assert lda_acc > 0.95 and pca_acc < 0.6
+    assert f"{100 * lda_acc:.1f}% nearest" in scatters[0].get_title()
+    assert f"{100 * lda.explained_variance_ratio_[0]:.1f}% of between" in fig.axes[0].get_title()
+    fig = plot.discriminants(X[:200], y[:200], shape=(4, 4), X_test=X[200:], y_test=y[200:])
+    Z_held_out = np.vstack([c.get_offsets() for c in fig.axes[6].collections])
+    order = np.concatenate([np.flatnonzero(y[200:] == c) for c in range(3)])
+    np.testing.assert_allclose(Z_held_out, LDA(n_components=2).fit(X[:200], y[:200]).transform(X[200:])[order],
+                               atol=1e-10)
+    assert fig.subfigs[1]._suptitle.get_text() == "40 held-out samples projected (LDA and PCA fitted on 200)"
+    with pytest.raises(ValueError, match="X_test and y_test go together"):
+        plot.discriminants(X, y, shape=(4, 4), X_test=X)
+    with pytest.raises(ValueError, match="at least 3 classes, got 2"):
+        plot.discriminants(X, y % 2, shape=(4, 4))
+    with pytest.raises(ValueError, match="same length"):
+        plot.discriminants(X, y[:10], shape=(4, 4))
+
+
 # ----------------------------------------------------------------------------- after training, and the CLI
 def test_write_training_plots_for_an_image_model_and_a_small_model(tmp_path):
     rng = np.random.default_rng(0)
@@ -418,6 +462,7 @@ def test_cli_plot_kinds_write_pictures(tmp_path, capsys):
         "weights.png": ["weights", str(mnist_model)],
         "confusion.png": ["confusion", str(mnist_model), "--sample", "--limit", "50"],
         "wrong.png": ["misclassified", str(mnist_model), "--sample", "--limit", "50", "--max-images", "4"],
+        "lda.png": ["discriminants", "--sample", "--limit", "300"],
     }
     for name, argv in runs.items():
         assert main(["plot", *argv, "-o", str(tmp_path / name)]) == 0
@@ -428,6 +473,7 @@ def test_cli_plot_kinds_write_pictures(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["weights"], "'weights' needs a model file"),
     (["activations", "m.npz"], "'activations' takes no model file"),
+    (["discriminants", "SMALL"], "'discriminants' takes no model file"),
     (["diagram", "SMALL", "--input", "0,x"], "--input must be comma-separated numbers"),
     (["confusion", "SMALL"], r"confusion needs an MNIST model \(784 inputs\)"),
     (["activations", "--names", "nope"], "unknown activation 'nope'"),

@@ -147,8 +147,8 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
     from glassnet.classic.autoencoder import Autoencoder, GaussianNoise, MaskingNoise
-    from glassnet.classic.decomposition import PCA
     from glassnet.datasets import mnist
+    from glassnet.decomposition import PCA
     from glassnet.optim.optimizers import Adam
     from glassnet.optim.schedules import learning_rate
 

@@ -6,6 +6,8 @@ KIND is one of
   misclassified  the test digits the model gets wrong, "true -> predicted"
   diagram        a small Dense network neuron by neuron (``--input 0,1`` writes its activations)
   activations    every activation function beside its derivative (no model)
+  discriminants  LDA's two leading directions beside PCA's as 28x28 images, and test digits projected on each
+                 (no model; fitted on the training images, ``--limit N`` the first N)
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-HELP = "draw a model's weights, confusion matrix, wrong digits or diagram, or the activation functions"
-KINDS = ("weights", "confusion", "misclassified", "diagram", "activations")
+HELP = ("draw a model's weights, confusion matrix, wrong digits or diagram, the activation functions, or LDA's "
+        "directions beside PCA's")
+KINDS = ("weights", "confusion", "misclassified", "diagram", "activations", "discriminants")
+NO_MODEL = ("activations", "discriminants")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=KINDS, metavar="KIND", help=f"one of: {', '.join(KINDS)}")
     parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="model file (.npz) saved by glassnet; not for 'activations'")
+                        help="model file (.npz) saved by glassnet; not for 'activations' or 'discriminants'")
     parser.add_argument("-o", "--output", required=True, help="picture to write (.png)")
-    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (confusion, misclassified)")
+    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (confusion, misclassified, "
+                        "discriminants)")
     parser.add_argument("--sample", action="store_true",
-                        help="use the embedded 1,000-image MNIST test sample (confusion, misclassified)")
-    parser.add_argument("--limit", type=int, help="use only the first N test images")
+                        help="use the embedded MNIST sample: 1,000 test images (confusion, misclassified), "
+                        "and 5,000 training images (discriminants)")
+    parser.add_argument("--limit", type=int, help="use only the first N images (test; training for discriminants)")
     parser.add_argument("--shape", help="tile shape HxW of weights and digits (default square: 784 -> 28x28)")
     parser.add_argument("--max-tiles", type=int, default=64, help="weights: at most this many units (64)")
     parser.add_argument("--max-images", type=int, default=36, help="misclassified: at most this many (36)")
@@ -81,9 +87,17 @@ def run(args: argparse.Namespace) -> int:
 
     from glassnet import plot
 
-    if args.kind == "activations":
-        if args.model is not None:
-            raise ValueError("'activations' takes no model file")
+    if args.kind in NO_MODEL and args.model is not None:
+        raise ValueError(f"'{args.kind}' takes no model file")
+    if args.kind == "discriminants":
+        from glassnet.datasets import mnist
+
+        if args.limit is not None and args.limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {args.limit}")
+        X, y = mnist.load("train", data_dir=args.data_dir, sample=args.sample)
+        X_test, y_test = mnist.load("test", data_dir=args.data_dir, sample=args.sample)
+        plot.discriminants(X[:args.limit], y[:args.limit], X_test=X_test, y_test=y_test, path=args.output)
+    elif args.kind == "activations":
         names = None if args.names is None else [n.strip() for n in args.names.split(",") if n.strip()]
         plot.activation_functions(names, path=args.output)
     else:

@@ -1,5 +1,6 @@
 """Pictures of what a network does: training curves, decision boundaries, weights as images, confusion
-matrices, activation functions, gradient norms per layer, and small networks drawn neuron by neuron.
+matrices, activation functions, gradient norms per layer, small networks drawn neuron by neuron, and LDA's
+discriminant directions beside PCA's components.
 
 matplotlib is optional (``pip install 'glassnet[plot]'``) and imported only when a picture is drawn, so
 ``import glassnet.plot`` stays cheap and ``confusion_counts`` needs NumPy alone.
@@ -19,12 +20,13 @@ from glassnet.plot._base import DPI
 from glassnet.plot.boundary import boundary_evolution, class_probabilities, decision_boundary
 from glassnet.plot.confusion import confusion_counts, confusion_matrix
 from glassnet.plot.curves import gradient_norms, training_curves
+from glassnet.plot.discriminants import discriminants
 from glassnet.plot.network import activation_functions, network_diagram
 from glassnet.plot.pictures import autoencoder_pictures, codes_2d, misclassified, weights_as_images
 from glassnet.plot.report import write_training_plots
 
 __all__ = [
     "DPI", "activation_functions", "autoencoder_pictures", "boundary_evolution", "class_probabilities",
-    "codes_2d", "confusion_counts", "confusion_matrix", "decision_boundary", "gradient_norms",
+    "codes_2d", "confusion_counts", "confusion_matrix", "decision_boundary", "discriminants", "gradient_norms",
     "misclassified", "network_diagram", "training_curves", "weights_as_images", "write_training_plots",
 ]

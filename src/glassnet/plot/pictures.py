@@ -168,6 +168,18 @@ def codes_2d(Z: Any, y: Any, path: str | os.PathLike | None = None) -> Figure:
         raise ValueError(f"Z and y must have the same length, got {Z.shape[0]} and {y.shape[0]}")
     fig = new_figure(5.2, 4.4)
     ax = fig.subplots()
+    classes = class_scatter(ax, Z, y)
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(f"2-D codes of {Z.shape[0]:,} samples by class", fontsize=10)
+    if len(classes) <= 10:
+        ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return finish(fig, path)
+
+
+def class_scatter(ax: Any, Z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Points ``Z`` (n, 2) on ``ax`` coloured by class ``y``, each class's label at the median of its points;
+    returns the classes."""
     classes = np.unique(y)
     size = 14 if Z.shape[0] <= 1000 else 4
     for c in classes:
@@ -177,9 +189,4 @@ def codes_2d(Z: Any, y: Any, path: str | os.PathLike | None = None) -> Figure:
         mx, my = np.median(pts, axis=0)
         ax.text(mx, my, str(c), fontsize=12, weight="bold", ha="center", va="center", color=colour,
                 bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": colour, "alpha": 0.85})
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
-    ax.set_title(f"2-D codes of {Z.shape[0]:,} samples by class", fontsize=10)
-    if len(classes) <= 10:
-        ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    return finish(fig, path)
+    return classes

@@ -1,4 +1,5 @@
-"""Low-rank decompositions: randomized SVD, principal component analysis and truncated SVD.
+"""Low-rank decompositions: randomized SVD, principal component analysis and truncated SVD; and beside them
+linear discriminant analysis (:class:`glassnet.lda.LDA`), the one that uses the labels.
 
 All of them compute in float64 and return float32 for float32 (or smaller integer) input, float64 otherwise.
 Signs are fixed so that the largest-magnitude entry of each right singular vector (component) is positive.
@@ -12,6 +13,8 @@ import numpy as np
 
 from glassnet._base.checks import as_float_array
 from glassnet._base.registry import lookup
+
+__all__ = ["PCA", "TruncatedSVD", "randomized_svd"]
 
 Seed = int | np.random.Generator | None
 _Model = TypeVar("_Model", bound="_LowRank")

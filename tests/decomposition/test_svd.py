@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from glassnet.classic.decomposition import PCA, TruncatedSVD, randomized_svd
+from glassnet.decomposition import PCA, TruncatedSVD, randomized_svd
 
 
 def _data(m=200, n=12, seed=0):
