@@ -9,8 +9,13 @@ from typing import Any
 
 from glassnet.activations import (
     ACTIVATIONS,
+    ELU,
+    GELU,
+    SELU,
     Activation,
+    HardSigmoid,
     LeakyReLU,
+    LogSoftmax,
     Linear,
     ReLU,
     Sigmoid,
@@ -36,6 +41,7 @@ from glassnet.callbacks import (
 from glassnet.checkpoint import CheckpointError, TrainingCheckpoint
 from glassnet.conv import AvgPool2D, Conv2D, MaxPool2D
 from glassnet.encoding import OneHot, Vocabulary, one_hot
+from glassnet.gru import GRU
 from glassnet.gradcheck import gradcheck, numerical_gradient
 from glassnet.io import ModelFileError, load
 from glassnet.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
@@ -87,11 +93,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Augment", "Autoencoder", "AvgPool2D",
     "BatchNorm", "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CosineDecay",
-    "CrossEntropy", "Dense", "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten",
-    "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss",
+    "CrossEntropy", "Dense", "DenseTied", "DivergenceError", "Dropout", "ELU", "EarlyStopping", "ExponentialDecay",
+    "Flatten", "GELU", "GRU", "GaussianNoise", "GeneticAlgorithm", "HardSigmoid", "History", "InverseTimeDecay",
+    "Layer", "LeakyReLU", "Linear", "LogSoftmax", "Loss",
     "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
-    "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",
+    "Reshape", "SELU", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",
     "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck",
     "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
 ]

@@ -268,7 +268,7 @@ def _rnn_activation(act: Layer) -> dict[str, Any] | None:
     return {"activations": [name]}
 
 
-def _sequences(layer: gn.RNN | gn.LSTM, g: Graph, y: str, y_h: str) -> str:
+def _sequences(layer: gn.RNN | gn.LSTM | gn.GRU, g: Graph, y: str, y_h: str) -> str:
     """From ONNX's Y (T, 1, n, H) and Y_h (1, n, H): every h_t as (n, T, H), or h_T as (n, H)."""
     if layer.return_sequences:
         return g.op("Transpose", [g.op("Squeeze", [y, g.ints([1], "axes")], "h_time_major")], "h", perm=[1, 0, 2])
@@ -316,6 +316,18 @@ def _lstm(layer: gn.LSTM, g: Graph, x: str) -> str:
     y, y_h = g.op("LSTM", [xt, g.weight(layer.W_x.value[:, order].T[None], "W"),
                            g.weight(layer.W_h.value[:, order].T[None], "R"), g.weight(bias[None], "B")],
                   "y", n_out=2, hidden_size=h)
+    return _sequences(layer, g, y, y_h)
+
+
+@converter(gn.GRU)
+def _gru(layer: gn.GRU, g: Graph, x: str) -> str:
+    """ONNX GRU (gates [z r h], as glassnet's) with linear_before_reset=1 on the time-major input: W = W_x^T,
+    R = W_h^T, B = [b, 0, 0, b_hn]."""
+    h = layer.n_hidden
+    bias = np.concatenate([layer.b.value, np.zeros(2 * h), layer.b_hn.value])
+    xt = g.op("Transpose", [x], "x_time_major", perm=[1, 0, 2])
+    y, y_h = g.op("GRU", [xt, g.weight(layer.W_x.value.T[None], "W"), g.weight(layer.W_h.value.T[None], "R"),
+                          g.weight(bias[None], "B")], "y", n_out=2, hidden_size=h, linear_before_reset=1)
     return _sequences(layer, g, y, y_h)
 
 
