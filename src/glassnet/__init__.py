@@ -15,8 +15,8 @@ from glassnet.activations import (
     Activation,
     HardSigmoid,
     LeakyReLU,
-    LogSoftmax,
     Linear,
+    LogSoftmax,
     ReLU,
     Sigmoid,
     Softmax,
@@ -41,8 +41,8 @@ from glassnet.callbacks import (
 from glassnet.checkpoint import CheckpointError, TrainingCheckpoint
 from glassnet.conv import AvgPool2D, Conv2D, MaxPool2D
 from glassnet.encoding import OneHot, Vocabulary, one_hot
-from glassnet.gru import GRU
 from glassnet.gradcheck import gradcheck, numerical_gradient
+from glassnet.gru import GRU
 from glassnet.io import ModelFileError, load
 from glassnet.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
 from glassnet.losses import LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, get_loss
@@ -98,7 +98,7 @@ __all__ = [
     "Layer", "LeakyReLU", "Linear", "LogSoftmax", "Loss",
     "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
-    "Reshape", "SELU", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",
-    "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck",
-    "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
+    "Reshape", "SELU", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay",
+    "Swish", "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss",
+    "gradcheck", "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
 ]
