@@ -15,6 +15,7 @@ from glassnet.onnx.export import (
     to_onnx,
     verify,
 )
+from glassnet.onnx.importer import OnnxImportError, load, supported_operators
 
-__all__ = ["CONVERTERS", "DEFAULT_OPSET", "MIN_OPSET", "ExportError", "Graph", "converter", "export", "to_onnx",
-           "verify"]
+__all__ = ["CONVERTERS", "DEFAULT_OPSET", "MIN_OPSET", "ExportError", "Graph", "OnnxImportError", "converter", "export",
+           "load", "supported_operators", "to_onnx", "verify"]
