@@ -33,14 +33,20 @@ def supported_operators() -> dict[str, list[int]]:
     return {op: sorted(v for v, _ in entries) for op, entries in sorted(CONVERTERS.items())}
 
 
-def convert(model: onnx.ModelProto) -> tuple[gn.Sequential, Builder]:
+def convert(model: onnx.ModelProto, flatten_input: bool = False) -> tuple[gn.Sequential, Builder]:
     """The Sequential computing ``model``'s graph, and the builder that made it (its ``marks`` tie each layer to
-    the ONNX value equal to its output)."""
+    the ONNX value equal to its output). ``flatten_input``: the model takes each sample flattened, and a Reshape
+    layer gives it the graph's input shape."""
     graph = Graph(model)
     chain = graph.chain()
     converters = [find_converter(node, graph.opset) for node in chain]  # every operator known before any run
     graph.fold()
     b = Builder(graph)
+    input_shape = graph.sample_shape
+    if flatten_input and len(input_shape) > 1:
+        input_shape = b.shape = (int(np.prod(input_shape)),)
+        b.add(gn.Reshape(graph.sample_shape))
+        b.marks[0] = (graph.input, ["N", *range(len(graph.sample_shape))])
     for node, fn in zip(chain, converters, strict=True):
         b.node, before = node, b.current
         fn(node, b)
@@ -55,7 +61,7 @@ def convert(model: onnx.ModelProto) -> tuple[gn.Sequential, Builder]:
         raise OnnxImportError("the graph computes nothing glassnet keeps (only identities and reshapes)")
     dtype = np.float64 if graph.input_dtype() is np.float64 else np.float32
     try:
-        net = gn.Sequential(b.layers, dtype=dtype, input_shape=graph.sample_shape, seed=0)
+        net = gn.Sequential(b.layers, dtype=dtype, input_shape=input_shape, seed=0)
     except ValueError as e:
         raise OnnxImportError(f"the layers do not fit together ({e})") from None
     for layer, weights in zip(net.layers, b.weights, strict=True):
@@ -68,12 +74,15 @@ def convert(model: onnx.ModelProto) -> tuple[gn.Sequential, Builder]:
     return net, b
 
 
-def load(path: str | os.PathLike, verify: bool = True, n: int = 32, seed: int = 0) -> gn.Sequential:
+def load(path: str | os.PathLike, verify: bool = True, flatten_input: bool = False, n: int = 32,
+         seed: int = 0) -> gn.Sequential:
     """The glassnet Sequential of the ONNX model at ``path``.
 
     Parameters
     ----------
     path : the ``.onnx`` file (weights inside, one input (batch, ...) with the batch dimension named, one output).
+    flatten_input : take each sample flattened, a Reshape layer first giving it the graph's shape, as glassnet's
+        own digit models do (``glassnet.load`` sets it: a CNN exported for (n, 1, 28, 28) then reads (n, 784)).
     verify : run ONNX Runtime beside the imported model on ``n`` inputs uniform in [0, 1) (from ``seed``), and
         refuse the import if any output differs by more than ``TOLERANCE``, naming the layer where they part.
 
@@ -83,7 +92,7 @@ def load(path: str | os.PathLike, verify: bool = True, n: int = 32, seed: int = 
     """
     model = read(path)
     try:
-        net, builder = convert(model)
+        net, builder = convert(model, flatten_input)
         if verify:
             verify_import(net, model, builder, n, seed)
     except OnnxImportError as e:
@@ -117,12 +126,12 @@ def verify_import(net: gn.Sequential, model: onnx.ModelProto, builder: Builder, 
     X = np.random.default_rng(seed).random((n, *graph.sample_shape)).astype(graph.input_dtype())
     names = [graph.output, *(name for name, _ in marked.values())]
     values = dict(zip(names, session.run(names, {graph.input: X}), strict=True))
-    got = net.predict(X)
+    got = net.predict(X.reshape(n, *net.input_shape))
     want = values[graph.output].reshape(got.shape)
     diff = float(np.max(np.abs(got - want), initial=0.0))
     if diff <= TOLERANCE:
         return diff
-    net.forward(X.astype(net.dtype))
+    net.forward(X.reshape(n, *net.input_shape).astype(net.dtype))
     for i, layer in enumerate(net.layers):
         if i not in marked:
             continue
