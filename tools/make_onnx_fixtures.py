@@ -46,6 +46,23 @@ class Sigmoid3b1b(nn.Module):
         return self.net(x)
 
 
+class Activations(nn.Module):
+    """784-16-...-10 through the activations glassnet added for imports: GELU (exact and tanh), SiLU, ELU, SELU,
+    hard sigmoid, LeakyReLU, Softplus, Softsign; log-softmax at the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        acts = [nn.GELU(), nn.GELU(approximate="tanh"), nn.SiLU(), nn.ELU(0.8), nn.SELU(), nn.Hardsigmoid(),
+                nn.LeakyReLU(0.2), nn.Softplus(), nn.Softsign()]
+        layers: list[nn.Module] = [nn.Linear(784, 16)]
+        for act in acts:
+            layers += [act, nn.Linear(16, 16)]
+        self.net = nn.Sequential(*layers[:-1], nn.Linear(16, 10), nn.LogSoftmax(dim=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 class CNNBatchNorm(nn.Module):
     """Two convolutions with batch normalisation, max pooling, nn.Flatten, a dense layer and softmax."""
 
@@ -94,6 +111,7 @@ class Recurrent(nn.Module):
 NETWORKS = {
     "mlp": (MLP, (784,)),
     "sigmoid3b1b": (Sigmoid3b1b, (784,)),
+    "activations": (Activations, (784,)),
     "cnn_bn": (CNNBatchNorm, (1, 28, 28)),
     "cnn_view": (CNNView, (784,)),
     "lstm": (lambda: Recurrent(nn.LSTM), (28, 28)),

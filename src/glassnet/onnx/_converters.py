@@ -50,7 +50,7 @@ def find_converter(node: onnx.NodeProto, opset: int) -> Converter:
         raise OnnxImportError(f"operator {node.op_type} at node {node_label(node)} is supported from opset "
                               f"{CONVERTERS[node.op_type][-1][0]}, the graph has opset {opset}")
     raise OnnxImportError(f"unsupported operator {node.op_type} at node {node_label(node)}; supported: "
-                          f"{', '.join(sorted(CONVERTERS))}")
+                          f"{', '.join(sorted(set(CONVERTERS) - {'Elementwise'}))}")
 
 
 class Builder:
@@ -69,9 +69,13 @@ class Builder:
 
     # ------------------------------------------------------------------ reading the node
     def attr(self, name: str, default: Any = None) -> Any:
+        """The node's attribute ``name`` (strings decoded), or ``default``."""
         for a in self.node.attribute:
             if a.name == name:
-                return helper.get_attribute_value(a)
+                value = helper.get_attribute_value(a)
+                if isinstance(value, list):
+                    return [v.decode() if isinstance(v, bytes) else v for v in value]
+                return value.decode() if isinstance(value, bytes) else value
         return default
 
     def const(self, i: int, default: Any = None) -> np.ndarray | None:
@@ -178,6 +182,28 @@ def _selu(node: onnx.NodeProto, b: Builder) -> None:
     b.activation(gn.SELU())
 
 
+ELEMENTWISE_ACTIVATIONS: dict[str, Callable[[], Layer]] = {
+    "GELU (erf)": lambda: gn.GELU(), "GELU (tanh)": lambda: gn.GELU("tanh"), "SiLU": lambda: gn.Swish(),
+    "ELU": lambda: gn.ELU(), "SELU": lambda: gn.SELU(), "softplus": lambda: gn.Softplus(),
+    "softsign": lambda: gn.Softsign(),
+}
+"""The activations an exporter may write as several elementwise nodes, tried in turn on the folded values."""
+
+
+@add_converter("Elementwise")
+def _elementwise_subgraph(node: onnx.NodeProto, b: Builder) -> None:
+    """A fused diamond of elementwise nodes (see ``Graph._fuse_elementwise``): the activation whose values it
+    has at both probe runs, e.g. GELU's 0.5 x (1 + erf(x / sqrt 2)) as the TorchScript exporter writes it."""
+    runs = list(zip(b.graph.runs(node.input[0]), b.graph.runs(node.output[0]), strict=True))
+    for make in ELEMENTWISE_ACTIVATIONS.values():
+        act = make()
+        if all(x.shape == y.shape and np.allclose(act(x.astype(np.float64)), y, rtol=1e-5, atol=1e-6)
+               for x, y in runs):
+            return b.activation(act)
+    b.fail(f"the elementwise nodes {node.doc_string} compute none of the activations "
+           f"{', '.join(ELEMENTWISE_ACTIVATIONS)}")
+
+
 def _softmax_like(node: onnx.NodeProto, b: Builder, cls: type[Layer], coerce: bool) -> None:
     """Softmax or log-softmax over glassnet's last axis. Before opset 13 (``coerce``) the operator flattens the
     axes from ``axis`` (default 1) on into one: over several non-unit axes that is Flatten, the softmax over the
@@ -215,11 +241,12 @@ def _gemm(node: onnx.NodeProto, b: Builder) -> None:
     """Y = alpha A' B' + beta C with A the data: a Dense layer with W = alpha B' and b = beta C."""
     if node.input[0] not in b.graph.data:
         b.fail("the data must be its first input (A)")
-    if b.attr("transA", 0):
-        if b.labels != [0, "N"] and not (len(b.labels) == 2 and b.labels[1] == "N"):
-            b.fail(f"transA on an input with axes {b._axes()}")
-        b.relabel(["N", b.labels[0]])
-    b.canonical(2)
+    if b.attr("transA", 0):  # A = x^T: the data arrives as (features, batch)
+        if b.labels != [0, "N"] or len(b.shape) != 1:
+            b.fail(f"transA on an input with axes {b._axes()}; glassnet needs A^T to be (batch, features)")
+        b.relabel(["N", 0])
+    else:
+        b.canonical(2)
     w = b.const(1).astype(np.float64)
     w = w.T if b.attr("transB", 0) else w
     w = w * b.attr("alpha", 1.0)

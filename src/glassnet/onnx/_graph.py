@@ -28,6 +28,11 @@ PROBE_BATCHES = (2, 3)
 """The two batch sizes the graph is run with: a folded value that differs between them depends on the batch."""
 
 
+ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Erf", "Tanh", "Sigmoid", "Sqrt", "Exp", "Neg", "Abs",
+                         "Softplus", "Greater", "Less", "Where"})
+"""Operators that act value by value: the diamonds built of them are fused into one activation."""
+
+
 class OnnxImportError(ModelFileError):
     """An ONNX file that cannot be imported as a glassnet Sequential: one line naming the operator and node."""
 
@@ -93,6 +98,54 @@ class Graph:
                 self.data.update(o for o in node.output if o)
                 self.data_nodes.append(node)
         self.folded: dict[str, tuple[np.ndarray, ...]] = {}
+        self._fuse_elementwise()
+
+    def _fuse_elementwise(self) -> None:
+        """Replace each diamond of elementwise nodes from one data value x to a node joining its branches (GELU's
+        0.5 x (1 + erf(x / sqrt 2)), SiLU's x sigmoid(x)) by one ``Elementwise`` node (domain "glassnet"), which
+        the converters identify by its values."""
+        produced = {o: node for node in self.data_nodes for o in node.output}
+        for join in self.data_nodes[::-1]:  # the outermost diamond first: it swallows those inside it
+            if join not in self.data_nodes or join.op_type not in ELEMENTWISE or len(set(self.data_inputs(join))) < 2:
+                continue
+            region = self._diamond(join, produced)
+            if region is None:
+                continue
+            source = next(i for n in region for i in self.data_inputs(n) if produced.get(i) not in region)
+            end = join
+            while True:  # a scaling after the join (the TorchScript exporter's GELU ends with "* 0.5")
+                users = [n for n in self.data_nodes if end.output[0] in n.input]
+                if len(users) != 1 or users[0].op_type not in ("Mul", "Div") or len(self.data_inputs(users[0])) != 1 \
+                        or any(np.size(self.constants.get(i, 0)) != 1 for i in users[0].input if i not in self.data):
+                    break
+                end = users[0]
+                region.append(end)
+            fused = onnx.helper.make_node("Elementwise", [source], [end.output[0]], name=join.name or join.output[0],
+                                          domain="glassnet", doc_string=" ".join(n.op_type for n in region))
+            self.data_nodes = [fused if n is join else n for n in self.data_nodes if n is join or n not in region]
+            self.data.difference_update(o for n in region for o in n.output if o != end.output[0])
+
+    def _diamond(self, join: onnx.NodeProto, produced: dict[str, onnx.NodeProto]) -> list[onnx.NodeProto] | None:
+        """The elementwise nodes between ``join`` and the nearest value x that every branch into it starts from,
+        with scalar constants only and no value used outside; None if there is no such region."""
+        before = self.data_nodes[:self.data_nodes.index(join)]
+        for source in [self.input, *(o for n in before for o in n.output)][::-1]:  # the nearest first
+            region, frontier, todo = [join], set(), list(self.data_inputs(join))
+            while todo:
+                v = todo.pop()
+                node = produced.get(v)
+                if v == source or node is None or node.op_type not in ELEMENTWISE:
+                    frontier.add(v)
+                elif node not in region:
+                    region.append(node)
+                    todo.extend(self.data_inputs(node))
+            if frontier != {source}:
+                continue
+            inside = {o for n in region for o in n.output} - {join.output[0]}
+            used_outside = any(i in inside for n in self.data_nodes if n not in region for i in n.input)
+            scalars = all(np.size(self.constants.get(i, 0)) == 1 for n in region for i in n.input if i not in self.data)
+            return region if not used_outside and scalars else None
+        return None
 
     def data_inputs(self, node: onnx.NodeProto) -> list[str]:
         """The inputs of ``node`` that are data."""
