@@ -52,7 +52,7 @@ def imported(proto, tmp_path, **kw):
 
 # ----------------------------------------------------------------------------- PyTorch's exporters
 def test_every_network_has_both_exporters():
-    names = {p.name.split(".")[0] for p in DATA.glob("*.onnx")}
+    names = {p.name.split(".")[0] for p in DATA.glob("*.onnx") if not p.name.startswith("keras_")}
     assert names == {"mlp", "sigmoid3b1b", "activations", "cnn_bn", "cnn_view", "lstm", "lstm_stacked", "rnn", "gru"}
     for name in names:
         assert (DATA / f"{name}.ts17.onnx").is_file() and (DATA / f"{name}.dynamo18.onnx").is_file()
@@ -80,6 +80,8 @@ def test_fixture_matches_onnxruntime_and_pytorch(name):
     ("gru.ts17.onnx", ["GRU", "Dense"]),
     ("rnn.ts17.onnx", ["RNN", "Dense"]),
     ("sigmoid3b1b.dynamo18.onnx", ["Dense", "Dense", "Dense"]),
+    ("keras_cnn.onnx", ["Reshape", "Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Flatten", "Dense"]),
+    ("keras_dense.onnx", ["Dense", "Dense"]),
     ("activations.ts17.onnx", ["Dense"] * 10),
     ("activations.dynamo18.onnx", ["Dense"] * 10),
 ])
@@ -102,6 +104,29 @@ def test_glassnet_load_flattens_samples_for_the_digit_commands():
     assert model.input_shape == (784,) and isinstance(model.layers[0], gn.Reshape)
     stored = np.load(DATA / "cnn_bn.npz")
     np.testing.assert_allclose(model.predict(stored["x"].reshape(5, 784)), stored["y"], rtol=0, atol=TOL)
+
+
+def test_channels_last_flattening_is_read_by_the_next_dense_layer(tmp_path):
+    """Keras's (n, H, W, C) flattened into a Dense layer: glassnet flattens (C, H, W) and the Dense layer's rows
+    are reordered to match; any other reader of that flattening is refused."""
+    rng = np.random.default_rng(6)
+    w, k = rng.standard_normal((2 * 3 * 4, 5)), rng.standard_normal((4, 2, 1, 1))
+    nodes = [helper.make_node("Conv", ["input", "k"], ["c"]),
+             helper.make_node("Transpose", ["c"], ["nhwc"], perm=[0, 2, 3, 1]),
+             helper.make_node("Reshape", ["nhwc", "s"], ["flat"])]
+    inits = [("k", k), ("w", w)]
+    proto = graph([*nodes, helper.make_node("MatMul", ["flat", "w"], ["output"])], (2, 2, 3), inits=inits)
+    proto.graph.initializer.append(numpy_helper.from_array(np.array([0, -1], np.int64), "s"))
+    model = imported(proto, tmp_path)
+    assert [type(layer) for layer in model.layers] == [gn.Conv2D, gn.Flatten, gn.Dense]
+    X = rng.standard_normal((3, 2, 2, 3))
+    np.testing.assert_allclose(model.predict(X), run_ort(proto, X), rtol=0, atol=TOL)
+    bn = [(n, np.full(24, v)) for n, v in (("g", 1.0), ("b", 0.0), ("m", 0.0), ("v", 1.0))]
+    proto = graph([*nodes, helper.make_node("BatchNormalization", ["flat", "g", "b", "m", "v"], ["output"], name="bn")],
+                  (2, 2, 3), inits=inits + bn)
+    proto.graph.initializer.append(numpy_helper.from_array(np.array([0, -1], np.int64), "s"))
+    assert refusal(proto, tmp_path) == ("BatchNormalization at node 'bn' (BatchNormalization): reads a flattening of "
+                                        "channels-last data; only a Dense layer (Gemm, MatMul) can follow one")
 
 
 def test_dynamo_unrolled_rnn_is_refused_naming_the_join():

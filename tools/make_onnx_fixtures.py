@@ -7,12 +7,16 @@ Usage: ``python tools/make_onnx_fixtures.py [--out tests/data/onnx]``. Needs tor
 and ``NAME.npz`` holding ``x`` (5 inputs uniform in [0, 1)) and ``y`` (PyTorch's outputs; no pickle). The
 networks are narrower than the presets, so that each file stays under 200 KB; the CNN with batch
 normalisation is trained for one pass over the embedded MNIST sample so that its pictures mean something.
+With keras installed (``pip install keras``; its torch backend, no TensorFlow) it also writes the Keras fixtures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -152,6 +156,31 @@ def export(model: nn.Module, x: torch.Tensor, path: Path, opset: int, dynamo: bo
     print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path} ({path.stat().st_size / 1e3:.0f} KB)")
 
 
+def keras_fixtures(out: Path) -> None:
+    """Keras 3 Sequentials exported by ``model.export(format="onnx")`` on the torch backend (no TensorFlow): a dense
+    network, and a channels-last CNN (Transpose nodes around each convolution and pooling, a flattening in
+    (H, W, C) order). Written as keras_NAME.onnx beside keras_NAME.npz."""
+    os.environ["KERAS_BACKEND"] = "torch"
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    models = {
+        "dense": keras.Sequential([keras.Input((784,)), layers.Dense(16, activation="relu"),
+                                   layers.Dense(10, activation="softmax")]),
+        "cnn": keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu"),
+                                 layers.MaxPooling2D(), layers.Conv2D(6, 3, padding="same", activation="tanh"),
+                                 layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10, activation="softmax")]),
+    }
+    for name, model in models.items():
+        x = np.random.default_rng(0).random((5, *model.input_shape[1:]), dtype=np.float32)
+        y = np.asarray(model(x).detach())
+        np.savez(out / f"keras_{name}.npz", x=x, y=y)
+        with contextlib.redirect_stdout(io.StringIO()):
+            model.export(str(out / f"keras_{name}.onnx"), format="onnx")
+        print(f"wrote keras_{name}.onnx ({(out / f'keras_{name}.onnx').stat().st_size / 1e3:.0f} KB)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "onnx")
@@ -174,6 +203,12 @@ def main(argv: list[str] | None = None) -> None:
         if name == "cnn_bn":
             export(model, x, args.out / f"{name}.ts17-nofold.onnx", 17, dynamo=False, fold=False)
         export(model, x, args.out / f"{name}.dynamo18.onnx", 18, dynamo=True)
+    try:
+        import keras  # noqa: F401
+    except ImportError:
+        print("keras not installed: the keras_*.onnx files are left as they are")
+    else:
+        keras_fixtures(args.out)
 
 
 if __name__ == "__main__":

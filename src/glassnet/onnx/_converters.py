@@ -66,6 +66,8 @@ class Builder:
         self.node: onnx.NodeProto | None = None
         self.marks: dict[int, tuple[str, list[Any]]] = {}
         """For each layer, the ONNX value that equals its output, and that value's labels."""
+        self.row_perm: np.ndarray | None = None
+        """After a channels-last flattening: ONNX's flat index k holds glassnet's flat index row_perm[k]."""
 
     # ------------------------------------------------------------------ reading the node
     def attr(self, name: str, default: Any = None) -> Any:
@@ -119,19 +121,42 @@ class Builder:
     def canonical(self, rank: int | None = None) -> None:
         """Make the current value batch-first in glassnet's axis order (a Reshape layer when glassnet's sample
         has other unit axes), of ``rank`` dimensions with the batch; refuse otherwise."""
-        shape = self.graph.shapes(self.current)[0]
-        order = [lab for lab in self.labels if lab is not None]
-        if order[0] != "N" or order[1:] != sorted(order[1:]) or self.labels[0] != "N":
+        if self.row_perm is not None:
+            self.fail("reads a flattening of channels-last data; only a Dense layer (Gemm, MatMul) can follow one")
+        if not self.in_order():
             self.fail(f"its input has axes {self._axes()}; glassnet needs the batch first and the other axes in order")
+        shape = self.graph.shapes(self.current)[0]
         dims = tuple(d for d, lab in zip(shape, self.labels, strict=True) if lab != "N")
-        kept = {lab for lab in order[1:]}
-        if any(self.shape[k] != 1 for k in range(len(self.shape)) if k not in kept):
-            self.fail(f"its input has axes {self._axes()}")
         if dims != self.shape:
             self.add(gn.Reshape(dims) if len(dims) > 1 else gn.Flatten())
         self.labels = ["N", *range(len(self.shape))]
         if rank is not None and len(self.shape) + 1 != rank:
             self.fail(f"expects a {rank}-D input, got shape (batch, {', '.join(map(str, self.shape))})")
+
+    def in_order(self) -> bool:
+        """Whether the current value is glassnet's tensor up to axes of size 1: the batch first, the other
+        axes of more than one entry in glassnet's order, and every glassnet axis it lacks of size 1."""
+        shape = self.graph.shapes(self.current)[0]
+        big = [lab for d, lab in zip(shape, self.labels, strict=True) if lab is not None and (d != 1 or lab == "N")]
+        kept = set(lab for lab in self.labels if isinstance(lab, int))
+        return self.labels[0] == "N" and big[0] == "N" and big[1:] == sorted(big[1:]) and \
+            all(self.shape[k] == 1 for k in range(len(self.shape)) if k not in kept)
+
+    def glassnet_order(self, a: np.ndarray) -> np.ndarray:
+        """A per-sample array in the current value's ONNX axis order (the batch axis removed) in glassnet's."""
+        axes = [lab for lab in self.labels if lab != "N"]
+        a = a.reshape([d for d, lab in zip(a.shape, axes, strict=True) if lab is not None] or a.shape[:0])
+        ints = [lab for lab in axes if lab is not None]
+        return a.transpose(np.argsort(ints)).reshape(self.shape)
+
+    def take_row_perm(self, w: np.ndarray) -> np.ndarray:
+        """The rows of a weight matrix reading the current value reordered to read glassnet's Flatten."""
+        if self.row_perm is None:
+            return w
+        moved = np.empty_like(w)
+        moved[self.row_perm] = w
+        self.row_perm = None
+        return moved
 
     def _axes(self) -> str:
         return "(" + ", ".join("batch" if lab == "N" else "1" if lab is None else f"glassnet axis {lab}"
@@ -245,11 +270,11 @@ def _gemm(node: onnx.NodeProto, b: Builder) -> None:
         if b.labels != [0, "N"] or len(b.shape) != 1:
             b.fail(f"transA on an input with axes {b._axes()}; glassnet needs A^T to be (batch, features)")
         b.relabel(["N", 0])
-    else:
-        b.canonical(2)
     w = b.const(1).astype(np.float64)
     w = w.T if b.attr("transB", 0) else w
-    w = w * b.attr("alpha", 1.0)
+    w = b.take_row_perm(w * b.attr("alpha", 1.0))
+    if not b.attr("transA", 0):
+        b.canonical(2)
     if w.ndim != 2 or w.shape[0] != b.shape[0]:
         b.fail(f"B of shape {w.shape} does not fit inputs of width {b.shape[0]}")
     c = b.const(2, np.zeros(w.shape[1]))
@@ -262,8 +287,8 @@ def _matmul(node: onnx.NodeProto, b: Builder) -> None:
     """x W with a constant 2-D W: a Dense layer without bias (a following Add gives it one)."""
     if node.input[0] not in b.graph.data:
         b.fail("the data must be its first input")
+    w = b.take_row_perm(b.const(1))
     b.canonical(2)
-    w = b.const(1)
     if w.ndim != 2 or w.shape[0] != b.shape[0]:
         b.fail(f"weights of shape {w.shape} do not fit inputs of width {b.shape[0]}")
     b.add(gn.Dense(w.shape[0], w.shape[1]), {"W": w, "b": np.zeros(w.shape[1])})
@@ -278,14 +303,13 @@ def _add(node: onnx.NodeProto, b: Builder) -> None:
         b.fail("adds a constant to the output of something other than a Dense or Conv2D layer")
     c = np.asarray(b.const(k), np.float64)
     target = b.weights[-1]["b"]
-    try:
-        if isinstance(layer, gn.Dense):
-            bias = np.broadcast_to(c, (1, len(target)))[0]
-        else:
-            bias = np.broadcast_to(c, (1, len(target), *b.shape[1:]))[0]
-            if not (bias == bias[:, :1, :1]).all():
-                raise ValueError
-            bias = bias[:, 0, 0]
+    shape = b.graph.shapes(b.current)[0]
+    try:  # c broadcast over one sample in ONNX's axis order (channels last, say), then in glassnet's
+        full = b.glassnet_order(np.broadcast_to(c, shape).take(0, axis=b.labels.index("N")))
+        bias = full.reshape(len(target), -1)
+        if not (bias == bias[:, :1]).all():
+            raise ValueError
+        bias = bias[:, 0]
     except ValueError:
         b.fail(f"a constant of shape {c.shape} is not a bias per output unit")
     b.weights[-1]["b"] = target + bias
@@ -311,6 +335,13 @@ def _reshape_like(node: onnx.NodeProto, b: Builder) -> None:
         return
     if any(s[0] != n for s, n in zip(new, (2, 3), strict=False)):
         b.fail(f"reshapes to {new[0]} at batch size 2: glassnet keeps the batch as the first axis")
+    if len(new[0]) == 2 and b.labels[0] == "N" and b.row_perm is None and not b.in_order():
+        # channels-last data flattened (Keras): glassnet flattens its own order, the next Dense reads it
+        order = [lab for lab in b.labels[1:] if lab is not None]  # glassnet's axes in ONNX's order
+        order += [k for k in range(len(b.shape)) if k not in order]  # (those it lacks have size 1)
+        b.row_perm = np.arange(int(np.prod(b.shape))).reshape(b.shape).transpose(order).ravel()
+        b.add(gn.Flatten())
+        return
     b.canonical()
     dims = new[0][1:]
     b.add(gn.Flatten() if len(dims) == 1 else gn.Reshape(dims))

@@ -52,7 +52,7 @@ def convert(model: onnx.ModelProto, flatten_input: bool = False) -> tuple[gn.Seq
         fn(node, b)
         if b.current == before:
             b.current = node.output[0]
-        if b.layers:
+        if b.layers and b.row_perm is None:
             b.marks[len(b.layers) - 1] = (b.current, list(b.labels))
     if b.current != graph.output:
         raise OnnxImportError(f"the chain ends at {b.current!r}, not at the output {graph.output!r}")
