@@ -171,7 +171,7 @@ class Builder:
 @add_converter("Dropout")
 def _identity(node: onnx.NodeProto, b: Builder) -> None:
     """Identity; Dropout at inference (its optional mask output must be unused)."""
-    if len(node.output) > 1 and node.output[1] and node.output[1] in b.graph.data - {node.output[0]}:
+    if len(node.output) > 1 and b.graph.used(node.output[1]):
         b.fail("its mask output is used")
 
 

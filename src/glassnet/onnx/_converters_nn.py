@@ -78,7 +78,7 @@ def _pool(b: Builder, cls: type) -> None:
 @add_converter("MaxPool")
 def _max_pool(node: onnx.NodeProto, b: Builder) -> None:
     """MaxPool without padding (its optional Indices output unused): a MaxPool2D layer."""
-    if len(node.output) > 1 and node.output[1]:
+    if len(node.output) > 1 and b.graph.used(node.output[1]):
         b.fail("its Indices output is used")
     if b.attr("storage_order", 0):
         b.fail("storage_order=1")
@@ -133,7 +133,7 @@ def _recurrent_input(node: onnx.NodeProto, b: Builder, n_states: int) -> tuple[i
 
 def _recurrent_output(node: onnx.NodeProto, b: Builder, layer: gn.RNN, weights: dict[str, np.ndarray]) -> None:
     """Add the layer; the chain goes on from Y (every step: (T, 1, n, H)) or Y_h (the last: (1, n, H))."""
-    used = [k for k, o in enumerate(node.output) if o and any(o in n.input for n in b.graph.data_nodes)]
+    used = [k for k, o in enumerate(node.output) if b.graph.used(o)]
     if used and used[0] >= 2 or len(used) > 1:
         b.fail("its cell state output is used" if used[-1] == 2 else "both its Y and Y_h outputs are used")
     layer.return_sequences = not used or used[0] == 0

@@ -147,6 +147,10 @@ class Graph:
             return region if not used_outside and scalars else None
         return None
 
+    def used(self, name: str) -> bool:
+        """Whether a value is read by a data node or is the output."""
+        return bool(name) and (name == self.output or any(name in n.input for n in self.data_nodes))
+
     def data_inputs(self, node: onnx.NodeProto) -> list[str]:
         """The inputs of ``node`` that are data."""
         return [i for i in node.input if i in self.data]
