@@ -32,6 +32,7 @@ from glassnet.nn.activations import (
     Activation,
     LeakyReLU,
     Linear,
+    LogSoftmax,
     ReLU,
     Sigmoid,
     Softmax,
@@ -42,8 +43,10 @@ from glassnet.nn.activations import (
     Tanh,
     get_activation,
 )
+from glassnet.nn.activations_deep import ELU, GELU, SELU, HardSigmoid
 from glassnet.nn.augment import Augment, warp
 from glassnet.nn.conv import AvgPool2D, Conv2D, MaxPool2D
+from glassnet.nn.gru import GRU
 from glassnet.nn.layers import Dense, Dropout, Flatten, Layer, Maxout, Parameter, Reshape
 from glassnet.nn.losses import LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, get_loss
 from glassnet.nn.noise import GaussianNoise, MaskingNoise
@@ -95,11 +98,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "ACTIVATIONS", "LOSSES", "LSTM", "PCA", "RNN", "SGD", "Activation", "Adam", "Augment", "Autoencoder", "AvgPool2D",
     "BatchNorm", "BinaryCrossEntropy", "Callback", "CheckpointError", "Conv2D", "ConvergenceWarning", "CosineDecay",
-    "CrossEntropy", "Dense", "DenseTied", "DivergenceError", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten",
-    "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "LDA", "Layer", "LeakyReLU", "Linear", "Loss",
+    "CrossEntropy", "Dense", "DenseTied", "DivergenceError", "Dropout", "ELU", "EarlyStopping", "ExponentialDecay",
+    "Flatten", "GELU", "GRU", "GaussianNoise", "GeneticAlgorithm", "HardSigmoid", "History", "InverseTimeDecay", "LDA",
+    "Layer", "LeakyReLU", "Linear", "LogSoftmax", "Loss",
     "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
-    "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",
-    "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck",
-    "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
+    "Reshape", "SELU", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay",
+    "Swish", "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss",
+    "gradcheck", "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
 ]

@@ -32,7 +32,8 @@ def example(cls_name: str) -> tuple[list[gn.Layer], tuple[int, ...]]:
     """A small stack holding one layer of the class (the last of the list unless it needs a later target),
     and the input shape. Every registered layer class needs an entry here: a new layer gets its schema and
     array shapes checked by adding one."""
-    acts = {"Step": gn.Step(0.5), "Sigmoid": gn.Sigmoid(2.0), "LeakyReLU": gn.LeakyReLU(0.1), "Swish": gn.Swish(2.0)}
+    acts = {"Step": gn.Step(0.5), "Sigmoid": gn.Sigmoid(2.0), "LeakyReLU": gn.LeakyReLU(0.1), "Swish": gn.Swish(2.0),
+            "ELU": gn.ELU(0.5), "GELU": gn.GELU("tanh"), "HardSigmoid": gn.HardSigmoid(0.3, 0.4)}
     table = {
         "Dense": ([gn.Dense(None, 3, activation="tanh", init="he", l2=0.1)], (4,)),
         "Maxout": ([gn.Maxout(4, 3, pieces=3)], (4,)),
@@ -45,6 +46,7 @@ def example(cls_name: str) -> tuple[list[gn.Layer], tuple[int, ...]]:
         "AvgPool2D": ([gn.AvgPool2D((2, 1))], (1, 4, 4)),
         "RNN": ([gn.RNN(None, 3, return_sequences=True, activation="relu")], (5, 2)),
         "LSTM": ([gn.LSTM(2, 3)], (5, 2)),
+        "GRU": ([gn.GRU(None, 3, return_sequences=True, l2=0.1)], (5, 2)),
         "GaussianNoise": ([gn.GaussianNoise(0.2)], (4,)),
         "MaskingNoise": ([gn.MaskingNoise(0.2)], (4,)),
         "Augment": ([gn.Augment(shift=1, rotate=5, alpha=10, sigma=2)], (1, 6, 6)),

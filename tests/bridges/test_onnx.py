@@ -59,6 +59,11 @@ CASES = {
     "Softsign": {"layer": _dense_then(gn.Softsign())},
     "Swish": {"beta 1": _dense_then(gn.Swish()), "beta 1.5": _dense_then(gn.Swish(1.5))},
     "Softmax": {"in Dense": lambda: gn.Sequential([gn.Dense(5, 4, "softmax")], seed=1)},
+    "LogSoftmax": {"in Dense": lambda: gn.Sequential([gn.Dense(5, 4, "log_softmax")], seed=1)},
+    "ELU": {"alpha": _dense_then(gn.ELU(0.7))},
+    "SELU": {"layer": _dense_then(gn.SELU())},
+    "GELU": {"exact": _dense_then(gn.GELU()), "tanh": _dense_then(gn.GELU("tanh"))},
+    "HardSigmoid": {"alpha beta": _dense_then(gn.HardSigmoid(0.3, 0.4))},
     "Maxout": {"pieces": lambda: gn.Sequential([gn.Maxout(5, 3, pieces=4), gn.Maxout(3, 2)], seed=1)},
     "Dropout": {"between": lambda: gn.Sequential([gn.Dense(5, 4, "relu"), gn.Dropout(0.5), gn.Dense(4, 2)],
                                                  seed=1)},
@@ -93,6 +98,8 @@ CASES = {
             "sigmoid slope 2 (unrolled)": _rnn(gn.Sigmoid(2.0))},
     "LSTM": {"stacked": lambda: gn.Sequential([gn.LSTM(3, 4, return_sequences=True), gn.LSTM(4, 5)], seed=1,
                                               input_shape=(6, 3))},
+    "GRU": {"stacked": lambda: gn.Sequential([gn.GRU(3, 4, return_sequences=True), gn.GRU(4, 5)], seed=1,
+                                             input_shape=(6, 3))},
     "DenseTied": {"tied autoencoder": lambda: gn.Autoencoder.from_sizes(6, hidden=[4], code=2, tied=True,
                                                                         seed=1).model},
 }
@@ -124,7 +131,7 @@ def test_every_layer_type_has_a_case_and_a_mapping():
     assert not unmapped, f"no ONNX mapping for {unmapped}"
 
 
-@pytest.mark.parametrize("opset", [MIN_OPSET, DEFAULT_OPSET, 18])
+@pytest.mark.parametrize("opset", [MIN_OPSET, DEFAULT_OPSET, 18, 20])
 @pytest.mark.parametrize("kind, case", [(k, c) for k in sorted(CASES) for c in CASES[k]])
 def test_layer_matches_predict(kind, case, opset):
     model = CASES[kind][case]()

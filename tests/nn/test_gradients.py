@@ -24,7 +24,7 @@ def data(rng):
     return X, rng.integers(0, 3, size=6)
 
 
-SMOOTH = sorted(set(ACTIVATIONS) - {"step", "softmax"})
+SMOOTH = sorted(set(ACTIVATIONS) - {"step", "softmax", "log_softmax"})
 
 
 @pytest.mark.parametrize("name", SMOOTH)
@@ -33,7 +33,8 @@ def test_every_activation_in_a_hidden_layer(name, data):
     check([gn.Dense(4, 5, activation=name), gn.Dense(5, 3, activation="softmax")], "cross_entropy", X, y)
 
 
-@pytest.mark.parametrize("act", [gn.Sigmoid(slope=2.5), gn.LeakyReLU(alpha=0.2), gn.Swish(beta=1.7)])
+@pytest.mark.parametrize("act", [gn.Sigmoid(slope=2.5), gn.LeakyReLU(alpha=0.2), gn.Swish(beta=1.7), gn.ELU(0.6),
+                                 gn.GELU("tanh"), gn.HardSigmoid(0.3, 0.4), gn.LogSoftmax()])
 def test_activation_parameters(act, data):
     X, y = data
     check([gn.Dense(4, 5), act, gn.Dense(5, 3, activation="softmax")], "cross_entropy", X, y)
@@ -122,6 +123,14 @@ def test_activation_derivative_matches_finite_differences(name, rng):
     z = z[np.abs(z) > 1e-3]  # keep away from the ReLU kink
     numeric = np.array([gn.numerical_gradient(lambda v: float(act(v)[0]), z[i:i + 1])[0] for i in range(z.size)])
     np.testing.assert_allclose(act.derivative(z), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_log_softmax_jacobian(rng):
+    z = rng.normal(size=4)
+    J = gn.LogSoftmax().derivative(z)
+    for k in range(4):
+        numeric = gn.numerical_gradient(lambda v, k=k: float(gn.LogSoftmax()(v)[k]), z.copy())
+        np.testing.assert_allclose(J[k], numeric, atol=1e-9)
 
 
 def test_softmax_jacobian(rng):

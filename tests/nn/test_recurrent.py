@@ -6,6 +6,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.model.gradcheck import numerical_gradient, relative_error
+from glassnet.nn.gru import GRU
 from glassnet.nn.recurrent import LSTM, RNN
 
 TOL = 1e-6
@@ -99,7 +100,7 @@ def test_initial_weights():
 # ----------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("T", [1, 3, 5])
 @pytest.mark.parametrize("sequences", [False, True])
-@pytest.mark.parametrize("cls", [RNN, LSTM])
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 def test_gradients_through_time(cls, sequences, T, rng):
     """Two stacked layers, so the upper one's dC/dx is tested through the lower one's gradients."""
     X, y = rng.normal(size=(4, T, 3)), rng.integers(0, 3, 4)
@@ -109,7 +110,7 @@ def test_gradients_through_time(cls, sequences, T, rng):
     check_model([*layers, gn.Dense(None, 3, activation="softmax")], X, y)
 
 
-@pytest.mark.parametrize("lower", [RNN, LSTM])
+@pytest.mark.parametrize("lower", [RNN, LSTM, GRU])
 def test_lstm_under_another_layer_and_mse(lower, rng):
     X, Y = rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 2))
     check_model([lower(2, 3, return_sequences=True), LSTM(3, 3), gn.Dense(None, 2)], X, Y, loss="mse")
@@ -122,7 +123,8 @@ def test_rnn_other_activations(activation, rng):
 
 
 @pytest.mark.parametrize("make", [lambda: RNN(3, 4, return_sequences=True), lambda: RNN(3, 4),
-                                  lambda: LSTM(3, 4, return_sequences=True), lambda: LSTM(3, 4)])
+                                  lambda: LSTM(3, 4, return_sequences=True), lambda: LSTM(3, 4),
+                                  lambda: GRU(3, 4, return_sequences=True), lambda: GRU(3, 4)])
 def test_input_gradients(make, rng):
     layer = built(make(), (5, 3))
     x = rng.normal(size=(2, 5, 3))
@@ -227,3 +229,24 @@ def test_in_parts_covers_every_row_once_and_passes_errors_on(monkeypatch):
 
     with pytest.raises(ValueError, match="rows"):
         blas.in_parts(50, fail)
+
+
+def test_gru_forward_is_the_textbook_recurrence(rng):
+    """z, r, n and h of every step, with every bias non-zero (b_hn apart, inside the reset gate's product)."""
+    layer = built(GRU(3, 4, return_sequences=True), (5, 3))
+    for p in layer.params:
+        p.value[...] = rng.normal(size=p.value.shape)
+    x = rng.normal(size=(2, 5, 3))
+    out = layer.forward(x)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h = np.zeros((2, 4))
+    W_x, W_h, b, b_hn = (p.value for p in layer.params)
+    for t in range(5):
+        a, q = x[:, t] @ W_x + b, h @ W_h
+        z, r = sig(a[:, :4] + q[:, :4]), sig(a[:, 4:8] + q[:, 4:8])
+        n = np.tanh(a[:, 8:] + r * (q[:, 8:] + b_hn))
+        h = (1 - z) * n + z * h
+        np.testing.assert_allclose(out[:, t], h, atol=1e-12)
+        np.testing.assert_allclose(layer.update_gate[:, t], z, atol=1e-12)
+        np.testing.assert_allclose(layer.reset_gate[:, t], r, atol=1e-12)
+        np.testing.assert_allclose(layer.candidate[:, t], n, atol=1e-12)

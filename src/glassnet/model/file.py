@@ -191,9 +191,18 @@ def check_model_config(cfg: Any, where: str = "config") -> dict[str, Any]:
 
 
 def load(path: str | os.PathLike) -> Sequential:
-    """Read a model written by ``save``; raises ``ModelFileError`` (one line) for anything that is not a
-    valid glassnet model."""
+    """Read a model written by ``save``, or import an ``.onnx`` file (:func:`glassnet.onnx.load`, verified against
+    ONNX Runtime, each sample flattened as glassnet's digit models take it; needs the onnx extra); raises
+    ``ModelFileError`` (one line) for anything that is not a valid model."""
     path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from glassnet._base.extras import require_extra
+
+        require_extra("onnx", "onnx", f"reading {path.name}")
+        require_extra("onnxruntime", "onnx", f"reading {path.name}")
+        from glassnet.onnx.importer import load as load_onnx
+
+        return load_onnx(path, flatten_input=True)
     if path.suffix == ".safetensors":
         if not path.is_file():
             raise ModelFileError(f"{path}: no such model file")

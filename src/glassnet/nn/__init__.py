@@ -11,3 +11,5 @@
     losses.py         C(a, y) and dC/da by name
     init.py           weight initialisers by name
 """
+
+from glassnet.nn import activations, activations_deep  # noqa: F401  (both register their activations by name)

@@ -338,3 +338,24 @@ class Softmax(Activation):
         """The Jacobian dp_i/dz_j = p_i (delta_ij - p_j), shape (..., k, k)."""
         p = self.f(np.asarray(z, dtype=float))
         return p[..., :, None] * (np.eye(p.shape[-1]) - p[..., None, :])
+
+
+@_named("log_softmax")
+class LogSoftmax(Activation):
+    """log p_k = z_k - ln sum_j e^(z_j) over the last axis (shifted by the row maximum for stability).
+
+    Backward:  dC/dz = g - p * sum_k g_k,  with p = e^(log p) the softmax.
+    """
+
+    def f(self, z: np.ndarray) -> np.ndarray:
+        shifted = z - z.max(axis=-1, keepdims=True)
+        return shifted - np.log(row_sums(np.exp(shifted)))[..., None]
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        grad -= np.exp(self.output) * row_sums(grad)[..., None]
+        return grad
+
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        """The Jacobian d(log p_i)/dz_j = delta_ij - p_j, shape (..., k, k)."""
+        p = np.exp(self.f(np.asarray(z, dtype=float)))
+        return np.eye(p.shape[-1]) - p[..., None, :]

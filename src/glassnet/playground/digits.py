@@ -71,8 +71,7 @@ class ModelEntry:
             layers = [_layer_record(layer, with_z) for layer in self.model.layers]
             top = _top_units(self.model, top_units) if top_units else None
         outputs = np.asarray(a, dtype=np.float64)
-        total = float(outputs.sum())
-        probs = outputs if _is_softmax(self.model) or total <= 0 else outputs / total
+        probs = _probabilities(self.model, outputs)
         out: dict[str, Any] = {
             "model": self.name, "version": self.version, "prediction": int(np.argmax(outputs)),
             "probabilities": rounded(probs, 5), "layers": layers,
@@ -124,6 +123,21 @@ class ModelEntry:
 def _is_softmax(model: Sequential) -> bool:
     act = model._output_activation()
     return act is not None and type(act).__name__ == "Softmax"
+
+
+def _probabilities(model: Sequential, outputs: np.ndarray) -> np.ndarray:
+    """The outputs as class probabilities: a softmax's as they are, a log-softmax's exponentiated, logits of
+    either sign (an imported network trained with a fused softmax loss) through the softmax, others normalised."""
+    act = model._output_activation()
+    if _is_softmax(model):
+        return outputs
+    if act is not None and type(act).__name__ == "LogSoftmax":
+        return np.exp(outputs)
+    if outputs.min() < 0:
+        e = np.exp(outputs - outputs.max())
+        return e / e.sum()
+    total = float(outputs.sum())
+    return outputs if total <= 0 else outputs / total
 
 
 def _layer_record(layer: Layer, with_z: bool) -> dict[str, Any]:

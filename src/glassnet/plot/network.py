@@ -22,12 +22,12 @@ def activation_functions(names: Sequence[Any] | None = None, path: str | os.Path
     """Each activation a = f(z) (left) beside its derivative f'(z) (right), two activations per row.
 
     ``names``: names from ``glassnet.ACTIVATIONS`` or activation instances (e.g. ``LeakyReLU(0.1)``);
-    by default every registered activation but softmax. Softmax, when asked for, is shown on the
+    by default every registered activation but softmax and log-softmax. Softmax, when asked for, is shown on the
     two-class slice p_1 = softmax(z, 0)_1 = sigma(z) with dp_1/dz_1 = p_1 (1 - p_1).
     """
     from glassnet.nn.activations import ACTIVATIONS, Softmax, get_activation
 
-    specs = [k for k in ACTIVATIONS if k != "softmax"] if names is None else list(names)
+    specs = [k for k in ACTIVATIONS if k not in ("softmax", "log_softmax")] if names is None else list(names)
     if not specs:
         raise ValueError("names must list at least one activation")
     acts = [get_activation(s) for s in specs]

@@ -178,6 +178,44 @@ def _softmax(layer: gn.Softmax, g: Graph, z: str) -> str:
     return g.op("Softmax", [z], "a", axis=-1)
 
 
+@converter(gn.LogSoftmax)
+def _log_softmax(layer: gn.LogSoftmax, g: Graph, z: str) -> str:
+    return g.op("LogSoftmax", [z], "a", axis=-1)
+
+
+@converter(gn.ELU)
+def _elu(layer: gn.ELU, g: Graph, z: str) -> str:
+    return g.op("Elu", [z], "a", alpha=layer.alpha)
+
+
+@converter(gn.SELU)
+def _selu(layer: gn.SELU, g: Graph, z: str) -> str:
+    return g.op("Selu", [z], "a")
+
+
+@converter(gn.HardSigmoid)
+def _hard_sigmoid(layer: gn.HardSigmoid, g: Graph, z: str) -> str:
+    return g.op("HardSigmoid", [z], "a", alpha=layer.alpha, beta=layer.beta)
+
+
+@converter(gn.GELU)
+def _gelu(layer: gn.GELU, g: Graph, z: str) -> str:
+    """Gelu from opset 20; before, a = z (1 + erf(z / sqrt 2)) / 2, or z (1 + tanh u) / 2 with
+    u = sqrt(2 / pi) (z + 0.044715 z^3)."""
+    if g.opset >= 20:
+        return g.op("Gelu", [z], "a", approximate=layer.approximate)
+    if layer.approximate == "tanh":
+        cube = g.op("Mul", [g.op("Mul", [z, z], "z2"), z], "z3")
+        inner = g.op("Add", [z, g.op("Mul", [cube, g.weight(np.array(0.044715), "c")], "cz3")], "inner")
+        u = g.op("Mul", [inner, g.weight(np.array(np.sqrt(2 / np.pi)), "k")], "u")
+        gate = g.op("Tanh", [u], "tanh_u")
+    else:
+        gate = g.op("Erf", [g.op("Mul", [z, g.weight(np.array(np.sqrt(0.5)), "k")], "u")], "erf_u")
+    one_plus = g.op("Add", [gate, g.weight(np.array(1.0), "one")], "one_plus")
+    half_z = g.op("Mul", [z, g.weight(np.array(0.5), "half")], "half_z")
+    return g.op("Mul", [half_z, one_plus], "a")
+
+
 def _elementwise(cls: type[Layer], op_type: str) -> None:
     converter(cls)(lambda layer, g, z: g.op(op_type, [z], "a"))
 
@@ -269,7 +307,7 @@ def _rnn_activation(act: Layer) -> dict[str, Any] | None:
     return {"activations": [name]}
 
 
-def _sequences(layer: gn.RNN | gn.LSTM, g: Graph, y: str, y_h: str) -> str:
+def _sequences(layer: gn.RNN | gn.LSTM | gn.GRU, g: Graph, y: str, y_h: str) -> str:
     """From ONNX's Y (T, 1, n, H) and Y_h (1, n, H): every h_t as (n, T, H), or h_T as (n, H)."""
     if layer.return_sequences:
         return g.op("Transpose", [g.op("Squeeze", [y, g.ints([1], "axes")], "h_time_major")], "h", perm=[1, 0, 2])
@@ -317,6 +355,18 @@ def _lstm(layer: gn.LSTM, g: Graph, x: str) -> str:
     y, y_h = g.op("LSTM", [xt, g.weight(layer.W_x.value[:, order].T[None], "W"),
                            g.weight(layer.W_h.value[:, order].T[None], "R"), g.weight(bias[None], "B")],
                   "y", n_out=2, hidden_size=h)
+    return _sequences(layer, g, y, y_h)
+
+
+@converter(gn.GRU)
+def _gru(layer: gn.GRU, g: Graph, x: str) -> str:
+    """ONNX GRU (gates [z r h], as glassnet's) with linear_before_reset=1 on the time-major input: W = W_x^T,
+    R = W_h^T, B = [b, 0, 0, b_hn]."""
+    h = layer.n_hidden
+    bias = np.concatenate([layer.b.value, np.zeros(2 * h), layer.b_hn.value])
+    xt = g.op("Transpose", [x], "x_time_major", perm=[1, 0, 2])
+    y, y_h = g.op("GRU", [xt, g.weight(layer.W_x.value.T[None], "W"), g.weight(layer.W_h.value.T[None], "R"),
+                          g.weight(bias[None], "B")], "y", n_out=2, hidden_size=h, linear_before_reset=1)
     return _sequences(layer, g, y, y_h)
 
 
