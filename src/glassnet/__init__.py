@@ -67,6 +67,7 @@ _LAZY = {
     "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",
     "randomized_svd": "glassnet.decomposition",
     "sweep": "glassnet.sweep",
+    "RunLogger": "glassnet.runs", "load_run": "glassnet.runs", "Run": "glassnet.runs", "RunError": "glassnet.runs",
 }
 """Public names whose module is imported when the name is first used (PEP 562)."""
 
@@ -91,7 +92,8 @@ __all__ = [
     "GaussianNoise", "GeneticAlgorithm", "History", "InverseTimeDecay", "Layer", "LeakyReLU", "Linear", "Loss",
     "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
-    "Reshape", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay", "Swish",
-    "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss", "gradcheck",
-    "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
+    "Reshape", "Run", "RunError", "RunLogger", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign",
+    "Step", "StepDecay", "Swish", "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets",
+    "get_activation", "get_loss", "gradcheck", "load", "load_run", "numerical_gradient", "one_hot", "randomized_svd",
+    "restarts", "sweep", "warp", "xor_network",
 ]
