@@ -188,3 +188,27 @@ def test_glassnet_train_records_a_run_and_resume_appends_to_it(tmp_path):
     assert run.epochs == [0, 1, 2, 3] and run.meta["preset"] == "default"
     assert run.probe[0].shape == (100, 784)  # the first 100 test digits
     assert np.array_equal(run.model(3).get_weights()[0], gn.load(tmp_path / "m.npz").get_weights()[0])
+
+
+def test_an_autoencoders_run_keeps_the_reconstructions_of_the_probe_digits(digits, tmp_path):
+    from glassnet.autoencoder import Autoencoder
+
+    X, y = digits
+    ae = Autoencoder.from_sizes(784, [32], 8, seed=0)
+    ae.compile("binary_cross_entropy", gn.Adam(0.01))
+    ae.fit(X, epochs=2, batch_size=100, verbose=0,
+           callbacks=[gn.RunLogger(tmp_path / "ae", probe=(X[:100], y[:100]), tensorboard=False)])
+    run = gn.load_run(tmp_path / "ae")
+    assert run.epochs == [0, 1, 2] and run.probe[1].max() <= 9  # the digits' own labels
+    assert run.probe_outputs(2).shape == (100, 784)
+    assert np.array_equal(run.probe_outputs(2), run.model(2).predict(X[:100]))
+
+
+def test_the_command_lines_refuse_a_folder_that_is_not_a_run_in_one_line(tmp_path, capsys):
+    from glassnet.cli import main
+
+    need("starlette", "playground")
+    assert main(["playground", "--runs", str(tmp_path), "--no-browser", "--port", "0"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("glassnet playground: error:") and "neither a run nor a folder of runs" in err
+    assert len(err.splitlines()) == 1
