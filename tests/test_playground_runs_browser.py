@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 import urllib.error
 import urllib.request
 
@@ -57,7 +58,7 @@ def test_the_slider_moves_every_view_and_a_drawing_is_answered_by_that_epochs_mo
                                                                                      tmp_path):
     page, (_, root) = runs_page, runs_server
     run = gn.load_run(root / "seed0")
-    page.goto(page.base + "/runs")
+    page.goto(page.base + "/runs#run=seed0")
     page.wait_for_selector('body[data-epoch="6"]')
     assert page.locator("#pictures canvas").count() == 32
     assert page.locator("#layer-table tr[data-layer]").count() == 2
@@ -104,3 +105,27 @@ def test_the_runs_api_refuses_bad_epochs_and_runs_in_one_line(runs_server):
             urllib.request.urlopen(base + path, timeout=10)
         assert e.value.code == status
         assert message in json.loads(e.value.read())["error"]
+
+
+def test_the_live_training_is_recorded_as_a_run_the_page_lists(runs_server):
+    server, root = runs_server
+    base = server.url.rstrip("/")
+
+    def call(path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return json.load(r)
+
+    call("/api/train", {"preset": "3b1b", "epochs": 1, "data": "sample", "seed": 0})
+    deadline = time.monotonic() + 120
+    while call("/api/train")["status"]["status"] in ("starting", "running"):
+        assert time.monotonic() < deadline, "the live training did not end within 120 s"
+        time.sleep(0.2)
+    status = call("/api/train")["status"]
+    assert status["status"] == "done", status
+    live = [r for r in call("/api/runs")["runs"] if r.get("live")]
+    assert [r["name"] for r in live] == [status["run_name"]] and live[0]["snapshots"] == [0, 1]
+    assert (root / status["run_name"] / "manifest.json").is_file()  # kept in the --runs folder
+    view = call(f"/api/runs/{status['run_name']}/epochs/1")
+    assert view["pictures"]["shape"] == [28, 28] and sum(map(sum, view["confusion"])) == 100

@@ -100,7 +100,11 @@ class Runs:
     def paths(self) -> dict[str, Path]:
         roots = [*self.roots, *([self.live_root] if self.live_root and self.live_root.is_dir() else [])]
         out: dict[str, Path] = {}
+        seen = set()
         for path in find_runs(roots):
+            if path.resolve() in seen:  # the live runs' folder may be one of the --runs folders
+                continue
+            seen.add(path.resolve())
             name, k = path.name, 1
             while name in out:
                 k += 1

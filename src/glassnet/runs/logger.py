@@ -81,7 +81,10 @@ class RunLogger(Callback):
         self.stride = 1
         self.writer: Any = None
         self.seconds = 0.0
-        """Time spent recording, for the benchmark."""
+        """Time spent recording in all (the start included), for the benchmark."""
+        self.epoch_seconds: list[float] = []
+        """Time spent recording during each epoch (statistics, snapshot, probe outputs, events)."""
+        self._spent = 0.0
 
     # ------------------------------------------------------------------ the run's start
     def on_train_begin(self, logs: dict[str, Any]) -> None:
@@ -140,12 +143,13 @@ class RunLogger(Callback):
             self.previous = self._first_weights()
         self.recorder.on_epoch_begin(epoch, logs)
         self.seconds += time.perf_counter() - t0
+        self._spent = 0.0
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         if batch % self.stats_every == 0:
             t0 = time.perf_counter()
             self.recorder.on_batch_end(batch, logs)
-            self.seconds += time.perf_counter() - t0
+            self._spent += time.perf_counter() - t0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         t0 = time.perf_counter()
@@ -159,7 +163,8 @@ class RunLogger(Callback):
                 row[f"update_ratio/{name}"] = float(np.linalg.norm(w - before)) / norm if norm else 0.0
         self.previous = now
         self._record(epoch + 1, _finite(row), row)
-        self.seconds += time.perf_counter() - t0
+        self.epoch_seconds.append(self._spent + time.perf_counter() - t0)
+        self.seconds += self.epoch_seconds[-1]
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
         if self.writer is not None:
