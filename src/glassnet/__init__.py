@@ -78,6 +78,8 @@ _LAZY = {
     "LDA": "glassnet.decomposition", "PCA": "glassnet.decomposition",
     "TruncatedSVD": "glassnet.decomposition", "randomized_svd": "glassnet.decomposition",
     "sweep": "glassnet.sweep",
+    "RunLogger": "glassnet.train.runs", "load_run": "glassnet.train.runs", "Run": "glassnet.train.runs",
+    "RunError": "glassnet.train.runs",
 }
 """Public names whose module is imported when the name is first used (PEP 562)."""
 
@@ -103,7 +105,8 @@ __all__ = [
     "Layer", "LeakyReLU", "Linear", "LogSoftmax", "Loss",
     "MaskingNoise", "MaxPool2D", "Maxout", "MeanSquaredError", "ModelCheckpoint", "ModelFileError", "OneCycle",
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
-    "Reshape", "SELU", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus", "Softsign", "Step", "StepDecay",
-    "Swish", "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets", "get_activation", "get_loss",
-    "gradcheck", "load", "numerical_gradient", "one_hot", "randomized_svd", "restarts", "sweep", "warp", "xor_network",
+    "Reshape", "Run", "RunError", "RunLogger", "SELU", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus",
+    "Softsign", "Step", "StepDecay", "Swish", "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets",
+    "get_activation", "get_loss", "gradcheck", "load", "load_run", "numerical_gradient", "one_hot", "randomized_svd",
+    "restarts", "sweep", "warp", "xor_network",
 ]

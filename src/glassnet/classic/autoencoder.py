@@ -232,10 +232,11 @@ class Autoencoder:
     def fit(self, X: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
             validation_data: Any = None, validation_split: float = 0.0, noise: float | Layer | None = None,
             callbacks: Sequence[Callback] = (), seed: int | None = None, verbose: int = 1,
-            record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None) -> History:
+            record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None,
+            log_dir: str | os.PathLike | None = None) -> History:
         """Train to reconstruct ``X``: ``model.fit(X, X, ...)``. ``validation_data`` is an array of inputs
         (or an (X, X) tuple). ``noise`` (a Gaussian std or a noise layer; 0 for none) replaces the
-        corruption for this and later fits; None keeps the current one. ``resume``: as for
+        corruption for this and later fits; None keeps the current one. ``resume`` and ``log_dir``: as for
         :meth:`Sequential.fit`.
         """
         if noise is not None:
@@ -244,7 +245,8 @@ class Autoencoder:
             validation_data = (validation_data, validation_data)
         return self.model.fit(X, X, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                               validation_data=validation_data, validation_split=validation_split,
-                              callbacks=callbacks, seed=seed, verbose=verbose, record=record, resume=resume)
+                              callbacks=callbacks, seed=seed, verbose=verbose, record=record, resume=resume,
+                              log_dir=log_dir)
 
     # ------------------------------------------------------------------ inference
     def _run(self, layers: list[Layer], A: np.ndarray, batch_size: int) -> np.ndarray:

@@ -81,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use the embedded 5,000 / 1,000-image MNIST sample (quick runs)")
     add_threads(parser)
     parser.add_argument("--out", default=None, help="save the trained autoencoder to this .npz file")
+    parser.add_argument("--log-dir", metavar="DIR",
+                        help="record the run here (every epoch's weights, statistics, reconstructions of 100 test "
+                             "digits, TensorBoard events; glassnet playground --runs DIR replays it)")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object of the results")
 
 
@@ -125,6 +128,10 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
+    if args.log_dir:
+        from glassnet._base.extras import require_extra
+
+        require_extra("tensorboardX", "runs", "--log-dir")
     with blas_threads(args.threads):
         result = _train_and_compare(args)
     pca_name = f"PCA ({args.code} components)"
@@ -153,7 +160,7 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
     from glassnet.optim.schedules import learning_rate
 
     X, _, source = mnist.load("train", args.data_dir, sample=args.sample, return_source=True)
-    Xt, _ = mnist.load("test", args.data_dir, sample=args.sample)
+    Xt, yt = mnist.load("test", args.data_dir, sample=args.sample)
     if args.code > X.shape[1]:
         raise ValueError(f"--code must be at most {X.shape[1]} (the number of pixels), got {args.code}")
     noise = None
@@ -168,8 +175,14 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
     print(f"glassnet autoencoder: {architecture} ({ae.model.count_params():,} parameters) on {source}",
           file=sys.stderr)
     t0 = time.perf_counter()
+    callbacks = [_epoch_lines(args.epochs)]
+    if args.log_dir:
+        from glassnet.train.runs import RunLogger
+
+        callbacks.append(RunLogger(args.log_dir, probe=(Xt[:100], yt[:100]),
+                                   meta={"command": "autoencoder", "architecture": architecture, "seed": args.seed}))
     history = ae.fit(X, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=0,
-                     callbacks=[_epoch_lines(args.epochs)])
+                     callbacks=callbacks)
     seconds = time.perf_counter() - t0
     ae_error = ae.reconstruction_error(Xt)
     t1 = time.perf_counter()

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add_data_dir(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the model trained at start (default 0)")
+    p.add_argument("--runs", action="append", default=[], metavar="DIR",
+                   help="recorded runs for the Runs page: a run (glassnet train --log-dir DIR) or a folder of runs, "
+                        "where the live training's runs are kept too (repeatable)")
 
 
 def require(extra: str, modules: tuple[str, ...]) -> None:
@@ -77,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.data_dir is not None:
         mnist.locate("test", args.data_dir)  # a folder without the files fails here, in one line
+    if args.runs:
+        from glassnet.playground.runs import check_roots
+
+        check_roots(args.runs)  # neither a run nor a folder of runs: one line, before the model is trained
     models, names = [], set()
     for path in args.models:
         model = load(path)
@@ -90,5 +97,5 @@ def run(args: argparse.Namespace) -> int:
     if not models:
         models.append(_quick_model(args.seed))
     serve(models, args.host, args.port, open_browser=not args.no_browser, data_dir=args.data_dir,
-          allow_hosts=args.allow_host, token=args.token)
+          allow_hosts=args.allow_host, token=args.token, runs=args.runs)
     return 0

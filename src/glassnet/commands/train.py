@@ -82,6 +82,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", nargs="?", const=True, metavar="DIR",
                    help="continue the run whose checkpoints are in DIR, with its own settings (only --epochs "
                         "may change); without DIR: the --checkpoint-dir, if it holds a checkpoint, else a new run")
+    p.add_argument("--log-dir", metavar="DIR",
+                   help="record the run here: every epoch's history, per-layer statistics, weights and outputs on "
+                        "100 test digits, and TensorBoard events (glassnet playground --runs DIR replays it; "
+                        "checkpoints go to DIR/checkpoints unless --checkpoint-dir; --resume DIR continues it)")
     p.add_argument("--plots", metavar="DIR", help="also write training curves, weights and confusion matrix here")
     p.add_argument("--json", action="store_true", help="end with one JSON line of results on stdout")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
@@ -109,11 +113,15 @@ def _run(args: argparse.Namespace) -> int:
         from glassnet._base.extras import require_extra
 
         require_extra("matplotlib", "plot", "--plots")
+    if getattr(args, "log_dir", None) or _resumes_run(args):
+        from glassnet._base.extras import require_extra
+
+        require_extra("tensorboardX", "runs", "--log-dir")
     cfg, seed, resume, ckpt_dir = _settings(args)  # a resumed run's own settings (and args.preset)
     if cfg["epochs"] < 1:
         raise ValueError(f"--epochs must be >= 1, got {cfg['epochs']}")
     check_writable(Path(args.out).parent, "--out")
-    for folder, option in ((ckpt_dir, "--checkpoint-dir"), (args.plots, "--plots")):
+    for folder, option in ((ckpt_dir, "--checkpoint-dir"), (args.plots, "--plots"), (args.log_dir, "--log-dir")):
         if folder:
             check_writable(Path(folder), option)
     model = build(cfg, seed)
@@ -126,6 +134,11 @@ def _run(args: argparse.Namespace) -> int:
     if ckpt_dir:
         meta = {"train": {"preset": args.preset, "config": cfg, "seed": seed}}
         callbacks.append(gn.TrainingCheckpoint(ckpt_dir, meta=meta))
+    if args.log_dir:
+        from glassnet.train.runs import RunLogger
+
+        callbacks.append(RunLogger(args.log_dir, probe=(X_test[:100], y_test[:100]), resume=resume is not None,
+                                   meta={"preset": args.preset, "config": cfg, "seed": seed, "data": source}))
     start = time.perf_counter()
     try:
         with _sigterm_interrupts():
@@ -170,11 +183,17 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], int, Any, str |
     from glassnet.train import checkpoint
 
     cfg, seed = resolve(args), args.seed
+    args.log_dir = getattr(args, "log_dir", None)
+    if _resumes_run(args):  # --resume RUN: the run's own checkpoints, and the run goes on in its folder
+        args.log_dir = args.log_dir or args.resume
+        args.resume = str(Path(args.resume) / "checkpoints")
+    if args.log_dir and not args.checkpoint_dir:
+        args.checkpoint_dir = str(Path(args.log_dir) / "checkpoints")
     ckpt_dir = args.checkpoint_dir or (args.resume if isinstance(args.resume, str) else None)
     if args.resume is None:
         return cfg, seed, None, ckpt_dir
     if args.resume is True and not args.checkpoint_dir:
-        raise ValueError("--resume without a folder resumes from --checkpoint-dir DIR; give one of them")
+        raise ValueError("--resume without a folder resumes from --checkpoint-dir DIR or --log-dir DIR; give one")
     folder = args.checkpoint_dir if args.resume is True else args.resume
     found = checkpoint.find(folder)
     if found is None:
@@ -198,6 +217,13 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], int, Any, str |
     args.preset = saved.get("preset", args.preset)
     print(f"glassnet: resuming from {path} (epoch {state['epoch'] + 1} of {cfg['epochs']})", file=sys.stderr)
     return cfg, saved["seed"], path, ckpt_dir
+
+
+def _resumes_run(args: argparse.Namespace) -> bool:
+    """``--resume DIR`` names a run folder (written with --log-dir) rather than a checkpoint folder."""
+    from glassnet.train.runs import is_run
+
+    return isinstance(getattr(args, "resume", None), str) and is_run(args.resume)
 
 
 class Terminated(KeyboardInterrupt):

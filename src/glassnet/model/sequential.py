@@ -324,7 +324,8 @@ class Sequential:
     def fit(self, X: Any, Y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
             validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] = (), seed: int | None = None, verbose: int = 1,
-            record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None) -> History:
+            record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None,
+            log_dir: str | os.PathLike | None = None) -> History:
         """Train for ``epochs`` passes over (X, Y) in mini-batches of ``batch_size``
         (None: full-batch gradient descent; 1: stochastic). ``validation_split`` holds out a random
         fraction (drawn with ``seed``). ``seed`` fixes the shuffling, the split and dropout; without it a
@@ -345,11 +346,15 @@ class Sequential:
         start). Weights, optimiser state, every random generator, the history and the callbacks' state are
         restored, so the run ends bit-identical to one never interrupted; ``epochs`` counts from the start
         of the run, as Keras's ``epochs`` with ``initial_epoch``.
+
+        ``log_dir`` records the run in that folder (a :class:`~glassnet.train.runs.RunLogger`: every epoch's history,
+        per-layer statistics, weights, outputs on the first 100 validation rows, TensorBoard events), read back
+        by ``glassnet.load_run``; with ``resume`` it appends to the run there.
         """
         from glassnet.train import loop  # the one call up: the training loop lives above the model
 
         return loop.fit(self, X, Y, epochs, batch_size, shuffle, validation_data, validation_split,
-                            callbacks, seed, verbose, record, resume)
+                            callbacks, seed, verbose, record, resume, log_dir)
 
     # ------------------------------------------------------------------ inference
     def inference_batch(self) -> int:

@@ -26,6 +26,8 @@ from starlette.staticfiles import StaticFiles
 from glassnet.playground import frames, lab, live
 from glassnet.playground.channel import event_stream
 from glassnet.playground.digits import PIXELS, DigitData, Models
+from glassnet.playground.runs import Runs
+from glassnet.playground.runs import routes as run_routes
 from glassnet.playground.security import DRAIN_BYTES, Policy, SecurityMiddleware
 from glassnet.playground.wire import ApiError
 
@@ -33,22 +35,24 @@ STATIC = Path(__file__).with_name("static")
 MAX_JSON_BYTES = 1 << 20  # 1 MiB: a drawing, a state, 10,000 points
 MAX_UPLOAD_BYTES = 4 << 20  # 4 MiB: a CSV of 10,000 rows or an exported network, with room to spare
 MAX_IMAGE_SIDE = 1024
-PAGES = {"/": "index.html", "/playground": "playground.html", "/train": "train.html"}
+PAGES = {"/": "index.html", "/playground": "playground.html", "/train": "train.html", "/runs": "runs.html"}
 
 
 class Playground:
     """Everything the server holds: the models, the test digits, the 2-D sessions, the live training."""
 
-    def __init__(self, models: Models, data: DigitData) -> None:
-        self.models, self.data = models, data
+    def __init__(self, models: Models, data: DigitData, runs: Runs | None = None) -> None:
+        self.models, self.data, self.runs = models, data, runs
         self.sessions = lab.Sessions()
-        self.live = live.LiveTraining(models, data)
+        self.live = live.LiveTraining(models, data, runs.live_root if runs is not None else None)
         self.stopping = threading.Event()
 
     def close(self) -> None:
         self.stopping.set()
         self.sessions.close()
         self.live.close()
+        if self.runs is not None:
+            self.runs.close()
 
 
 # ----------------------------------------------------------------------------- request helpers
@@ -394,6 +398,7 @@ def create_app(pg: Playground, policy: Policy) -> SecurityMiddleware:
         Route("/api/train", train_start, methods=["POST"]),
         Route("/api/train/stop", train_stop, methods=["POST"]),
         Route("/api/train/stream", train_stream),
+        *run_routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     handlers = {ApiError: _api_error, HTTPException: _api_error, Exception: _api_error}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,9 @@ class _Stopped(Exception):
 class LiveTraining:
     """At most one training run at a time; its state is published on ``channel``."""
 
-    def __init__(self, models: Any, data: Any) -> None:
-        self.models, self.data = models, data
+    def __init__(self, models: Any, data: Any, runs_root: Path | None = None) -> None:
+        self.models, self.data, self.runs_root = models, data, runs_root
+        """Each run is recorded in a folder of ``runs_root`` (the Runs page replays it)."""
         self.channel = Channel()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -110,6 +112,8 @@ class LiveTraining:
             callbacks: list[Callback] = [_Watch(self, entry, preset)]
             if cfg["early_stopping"]:
                 callbacks.insert(0, EarlyStopping("val_loss", patience=cfg["early_stopping"]))
+            if self.runs_root is not None:
+                callbacks.append(self._recorder(preset, seed))
             start = time.perf_counter()
             model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
                       validation_split=cfg["validation"], callbacks=callbacks, seed=seed, verbose=0)
@@ -129,6 +133,19 @@ class LiveTraining:
                 self._pictures(model)
             st.update(outcome)  # "done" only once what it reports is there: a poller never sees half of it
             self.publish()
+
+    def _recorder(self, preset: str, seed: int) -> Callback:
+        """A RunLogger into a new folder of ``runs_root``, probed with the first 100 test digits."""
+        import importlib.util
+
+        from glassnet.train.runs import RunLogger
+
+        X_test, y_test = self.data.test_set()[:2]
+        name = f"live-{time.strftime('%Y%m%d-%H%M%S')}-{self.run_id}-{preset}"
+        self.status["run_name"] = name
+        return RunLogger(self.runs_root / name, probe=(X_test[:100], y_test[:100]), overwrite=True,
+                         tensorboard=importlib.util.find_spec("tensorboardX") is not None,
+                         meta={"preset": preset, "seed": seed, "live": True})
 
     def _pictures(self, model: Any) -> None:
         """The first layer's incoming weights of its first units, packed, as a new version."""

@@ -43,7 +43,8 @@ class DivergenceError(RuntimeError):
 def fit(model: Sequential, X: Any, Y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
         validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
         callbacks: Sequence[Callback] = (), seed: int | None = None, verbose: int = 1,
-        record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None) -> History:
+        record: Sequence[str] = (), resume: str | os.PathLike | bool | None = None,
+        log_dir: str | os.PathLike | None = None) -> History:
     """``model.fit``: checks the arguments, splits off the validation set, sets up the callbacks, runs the
     epochs and rolls back to the last finished epoch on Ctrl-C (see ``Sequential.fit``)."""
     model.require_compiled()
@@ -83,6 +84,11 @@ def fit(model: Sequential, X: Any, Y: Any, epochs: int = 1, batch_size: int | No
     history = model.history = History()
     saving = [cb for cb in callbacks if getattr(cb, "saves_training_state", False)]
     others = [cb for cb in callbacks if cb not in saving]  # checkpoints see every other callback's epoch
+    if log_dir is not None:  # the run folder: its probe set is the first 100 validation (else training) rows
+        from glassnet.train.runs import RunLogger
+
+        probe = validation_data if validation_data is not None else (X, Y)
+        others.append(RunLogger(log_dir, probe=probe, resume=resume not in (None, False)))
     cbs: list[Callback] = ([Recorder(list(record))] if record else []) + [history, *others, *saving]
     if verbose:
         cbs.append(ProgressBar(epochs, math.ceil(n / bs), verbose))

@@ -276,7 +276,8 @@ export class DrawPad {
 
 // ------------------------------------------------------------------ charts
 // series: [{name, colour, points: [[x, y], ...], dash}], drawn on a canvas with axes and a legend.
-export function lineChart(canvas, series, { log = false, xLabel = "", yMin = null, yMax = null } = {}) {
+// cursor: an x where a vertical line marks the chart (the Runs page's epoch).
+export function lineChart(canvas, series, { log = false, xLabel = "", yMin = null, yMax = null, cursor = null } = {}) {
   const ratio = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || canvas.width;
   const h = canvas.clientHeight || canvas.height;
@@ -332,6 +333,12 @@ export function lineChart(canvas, series, { log = false, xLabel = "", yMin = nul
   ctx.fillText(`${fmt(x0, 0)}`, pad.l, h - 10);
   ctx.fillText(`${fmt(x1, x1 < 10 ? 1 : 0)}`, w - pad.r - 30, h - 10);
   if (xLabel) ctx.fillText(xLabel, (w - ctx.measureText(xLabel).width) / 2, h - 10);
+  if (cursor !== null && cursor >= x0 && cursor <= x1) {
+    ctx.strokeStyle = "#183f74";
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath(); ctx.moveTo(X(cursor), pad.t); ctx.lineTo(X(cursor), h - pad.b); ctx.stroke();
+    ctx.setLineDash([]);
+  }
   series.forEach((s, k) => {
     ctx.strokeStyle = s.colour;
     ctx.lineWidth = s.width || 1.6;
