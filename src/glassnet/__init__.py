@@ -62,6 +62,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "datasets": "glassnet.datasets",
+    "explain": "glassnet.explain",
     "ConvergenceWarning": "glassnet.classic", "GeneticAlgorithm": "glassnet.classic",
     "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",
     "PCA": "glassnet.decomposition", "TruncatedSVD": "glassnet.decomposition",

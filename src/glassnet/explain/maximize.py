@@ -51,7 +51,7 @@ def _units(unit: Any, width: int, name: str) -> np.ndarray:
     return arr.reshape(-1).astype(np.int64)
 
 
-def maximize(model: Sequential, layer: Any, unit: Any, steps: int = 200, lr: float = 0.05, l2: float = 0.05,
+def maximize(model: Sequential, layer: Any, unit: Any, steps: int = 200, lr: float = 0.05, l2: float = 1.0,
              blur: float = 1.0, jitter: int = 1, seed: int = 0) -> np.ndarray:
     """The input in [0, 1] that most excites ``unit`` of ``layer`` (an index, a name or the layer): for a unit
     index, one sample of the model's input shape; for a list of units, one per unit, all ascended at once as
