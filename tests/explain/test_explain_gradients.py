@@ -75,7 +75,11 @@ def test_input_gradient_of_every_layer_type_matches_finite_differences(name, out
     X = rng.uniform(0.05, 0.95, (3, n_in))
     k = model.output_shape[0]
     target = np.array([0, k - 1, 1])
+    for p in model.parameters():  # what a training step left: the explanation must not touch it
+        p.grad[...] = rng.normal(size=p.grad.shape)
+    grads = [p.grad.copy() for p in model.parameters()]
     g = saliency(model, X, target=target, output=output)
+    assert all(np.array_equal(a, p.grad) for a, p in zip(grads, model.parameters(), strict=True))
     num = _numerical_saliency(model, X, target, output)
     assert g.shape == X.shape and g.dtype == np.float64
     assert np.abs(num).max() > 1e-4  # the check has something to compare

@@ -5,8 +5,8 @@ gradient of the target's output down to the input X (or to a layer's activation)
 
 The pass runs in inference mode (``training=False``: dropout, noise and augmentation are identities, batch
 normalisation uses its running statistics, no random number is drawn) inside :func:`explaining`, which lets
-every layer hand dC/dx back (training skips it for the first layers) and afterwards puts back the flags and
-every parameter's gradient. Weights and buffers are only read.
+every layer hand dC/dx back (training skips it for the first layers) and stops every layer computing its
+parameters' gradients; then it puts the flags back. Weights, gradients and buffers are only read.
 """
 
 from __future__ import annotations
@@ -147,20 +147,19 @@ def one_hot(n: int, k: int, index: np.ndarray, dtype: np.dtype, value: Any = 1.0
 # ----------------------------------------------------------------------------- passes
 @contextlib.contextmanager
 def explaining(model: Sequential) -> Iterator[None]:
-    """Inside, every layer hands dC/dx back; on leaving, ``needs_input_grad`` and every parameter gradient are
-    as they were (an explanation between two steps of training changes nothing a later ``fit`` sees)."""
+    """Inside, every layer hands dC/dx back and computes no parameter gradient (``needs_input_grad`` set,
+    ``needs_param_grad`` cleared); on leaving, both flags are as they were. Every ``.grad`` keeps what the last
+    training step left there: an explanation between two steps of training changes nothing a later ``fit``
+    sees, and costs no more than the input gradient."""
     layers = model.layers
-    flags = [layer.needs_input_grad for layer in layers]
-    saved = [(p.grad, p.grad.copy()) for p in model.packed_parameters()]
+    flags = [(layer.needs_input_grad, layer.needs_param_grad) for layer in layers]
     for layer in layers:
-        layer.needs_input_grad = True
+        layer.needs_input_grad, layer.needs_param_grad = True, False
     try:
         yield
     finally:
-        for layer, flag in zip(layers, flags, strict=True):
-            layer.needs_input_grad = flag
-        for grad, old in saved:
-            grad[...] = old
+        for layer, (needs_input, needs_param) in zip(layers, flags, strict=True):
+            layer.needs_input_grad, layer.needs_param_grad = needs_input, needs_param
 
 
 def forward(model: Sequential, X: np.ndarray, upto: int | None = None) -> np.ndarray:

@@ -20,6 +20,7 @@ and every rule's error falls only as about 1/m.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -55,10 +56,18 @@ QUADRATURES: dict[str, tuple[Rule, int]] = {
 
 
 def quadrature(method: Any, steps: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(alphas, weights), float64 (steps,), of the rule ``method`` with ``steps`` nodes."""
+    """(alphas, weights), float64 (steps,) and read-only, of the rule ``method`` with ``steps`` nodes."""
     if not isinstance(method, str) or method not in QUADRATURES:
         raise ValueError(f"method must be one of {', '.join(QUADRATURES)}, got {method!r}")
-    rule, least = QUADRATURES[method]
+    least = QUADRATURES[method][1]
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < least:
         raise ValueError(f"steps must be an integer >= {least} for {method}, got {steps!r}")
-    return rule(int(steps))
+    return _nodes(method, int(steps))
+
+
+@functools.lru_cache(maxsize=32)
+def _nodes(method: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rule's arrays, computed once per (method, steps)."""
+    alphas, weights = QUADRATURES[method][0](steps)
+    alphas.flags.writeable = weights.flags.writeable = False
+    return alphas, weights
