@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import readme_example
 
 import glassnet as gn
 from glassnet.commands.train import COMMON, PRESETS, build
@@ -138,3 +139,12 @@ def test_integrated_gradients_runs_every_step_of_a_sample_as_one_batch(digits, m
     monkeypatch.setattr(model.layers[0], "forward", lambda x, training=False: rows.append(len(x)) or forward(x))
     integrated_gradients(model, digits[0][:3], target=1, steps=20)
     assert rows == [60]
+
+
+def test_the_readme_example_runs_as_written(presets, digits):
+    X, y = digits
+    names = {"model": presets["default"], "X": X, "y": y}
+    exec(readme_example("Why did it say 7?"), names)
+    assert names["attr"].shape == X.shape and names["gap"].shape == (len(X),)
+    assert names["units"].shape == (len(X), 512) and names["picture"].shape == (784,)
+    assert np.abs(names["X_adv"] - X).max() <= 0.1 + 1e-6

@@ -140,9 +140,9 @@ def _attribution_figure(images: np.ndarray, pair: np.ndarray, probs: np.ndarray,
     from glassnet.plot._base import WEIGHT_CMAP, new_figure
 
     n, k = len(images), probs.shape[1]
-    fig = new_figure(9.6, 2.35 * n + 0.3, layout=None)
+    fig = new_figure(9.6, 2.35 * n + 0.45, layout=None)
     grid = fig.add_gridspec(n, 6, width_ratios=[1, 1, 1, 0.06, 0.22, 1.2], left=0.02, right=0.98, wspace=0.2,
-                            hspace=0.45, bottom=0.08 / n, top=1 - 0.42 / (2.35 * n + 0.3))
+                            hspace=0.45, bottom=0.08 / n, top=1 - 0.6 / (2.35 * n + 0.45))
     for i in range(n):
         a, b = int(first[i]), int(second[i])
         scale = float(np.abs(pair[:, i]).max()) or 1.0  # one scale for both: the colours compare
