@@ -123,8 +123,7 @@ def _pictures(args: argparse.Namespace) -> int:
               f"{pair[0, i].sum():+.3f} for {a}, {pair[1, i].sum():+.3f} for {b}")
         results.append({"image": str(path), "class": a, "runner_up": b,
                         "probabilities": [round(float(p), 5) for p in probs[i]],
-                        "attribution": {str(a): np.round(pair[0, i], 6).ravel().tolist(),
-                                        str(b): np.round(pair[1, i], 6).ravel().tolist()}})
+                        "attribution": {str(a): _rounded(pair[0, i]), str(b): _rounded(pair[1, i])}})
     fig = _attribution_figure(X.reshape(-1, 28, 28), pair, probs, first, second, METHODS[method],
                               [Path(p).name for p in args.images])
     _save(fig, args.output)
@@ -132,6 +131,11 @@ def _pictures(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"method": method, "output": str(args.output), "explanations": results})
     return 0
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    """Row-major values to 6 decimals, as JSON numbers."""
+    return (np.round(values.astype(np.float64), 6) + 0.0).ravel().tolist()  # + 0.0: no "-0.0"
 
 
 def _attribution_figure(images: np.ndarray, pair: np.ndarray, probs: np.ndarray, first: np.ndarray,
