@@ -89,10 +89,12 @@ def test_model_and_optim_packages_export_what_the_modules_did():
 @pytest.mark.parametrize("old, new", sorted(_moved.MOVED.items()))
 def test_old_module_paths_import_with_a_deprecation_warning(old, new):
     sys.modules.pop(old, None)
+    before = {name: getattr(glassnet, name) for name in glassnet.__all__}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         module = importlib.import_module(old)
     assert module is importlib.import_module(new)
+    assert {name: getattr(glassnet, name) for name in glassnet.__all__} == before  # no public name shadowed
     assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught)
 
 

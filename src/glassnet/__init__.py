@@ -72,6 +72,7 @@ _moved.install()
 
 _LAZY = {
     "datasets": "glassnet.datasets",
+    "explain": "glassnet.explain",
     "Autoencoder": "glassnet.classic.autoencoder",
     "ConvergenceWarning": "glassnet.classic", "GeneticAlgorithm": "glassnet.optim.genetic",
     "Perceptron": "glassnet.classic", "restarts": "glassnet.classic", "xor_network": "glassnet.classic",

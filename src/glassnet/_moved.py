@@ -25,7 +25,6 @@ MOVED = {
     "glassnet.classic.genetic": "glassnet.optim.genetic",
     "glassnet.conv": "glassnet.nn.conv",
     "glassnet.encoding": "glassnet.data.encoding",
-    "glassnet.gradcheck": "glassnet.model.gradcheck",
     "glassnet.images": "glassnet.data.images",
     "glassnet.init": "glassnet.nn.init",
     "glassnet.io": "glassnet.model.file",
@@ -44,7 +43,8 @@ MOVED = {
     "glassnet.training": "glassnet.train.loop",
 }
 """Old module path -> new module path. (``glassnet.model`` and ``glassnet.optim`` became packages that export
-the same names, so they need no entry.)"""
+the same names, so they need no entry; ``glassnet.gradcheck`` is the function of that name, which an alias
+module would shadow: its module is ``glassnet.model.gradcheck``.)"""
 
 
 class _Alias(importlib.abc.Loader):

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-COMMANDS = ("train", "evaluate", "predict", "summary", "autoencoder", "plot", "export", "playground", "sweep")
+COMMANDS = ("train", "evaluate", "predict", "explain", "summary", "autoencoder", "plot", "export", "playground",
+            "sweep")
 
 
 class _Parser(argparse.ArgumentParser):

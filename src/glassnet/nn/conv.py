@@ -161,10 +161,11 @@ class Conv2D(Activated):
         self.delta = delta
         n, k, ho, wo = delta.shape
         d = delta.transpose(0, 2, 3, 1).reshape(n * ho * wo, k)  # no copy when delta is channels-last
-        if self.cols is None:
-            self.cols = self._im2col(self.input)
-        self.W.grad[...] = (self.cols.T @ d).reshape(*self.kernel_size, -1, k).transpose(3, 2, 0, 1)
-        np.sum(d, axis=0, out=self.b.grad)
+        if self.needs_param_grad:
+            if self.cols is None:
+                self.cols = self._im2col(self.input)
+            self.W.grad[...] = (self.cols.T @ d).reshape(*self.kernel_size, -1, k).transpose(3, 2, 0, 1)
+            np.sum(d, axis=0, out=self.b.grad)
         if not self.needs_input_grad:
             return None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding

@@ -84,6 +84,9 @@ class Layer:
         self.needs_input_grad = True
         """The model clears this on every layer up to the first with parameters: dC/dx of the data is never
         needed, nor the gradient behind the first weights."""
+        self.needs_param_grad = True
+        """Cleared by an explanation pass (``glassnet.explain``), which wants dC/dx alone: backward then leaves
+        every ``.grad`` as it was."""
 
     def build(self, input_shape: Shape, dtype: np.dtype, rng: np.random.Generator) -> Shape:
         """Create parameters for inputs of per-sample shape ``input_shape``; return the output shape."""
@@ -255,8 +258,9 @@ class Dense(Activated):
 
     def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
         self.delta = delta
-        np.matmul(self.input.T, delta, out=self.W.grad)  # dC/dW = x^T delta
-        np.matmul(ones(delta.shape[0], delta.dtype), delta, out=self.b.grad)  # dC/db = 1^T delta
+        if self.needs_param_grad:
+            np.matmul(self.input.T, delta, out=self.W.grad)  # dC/dW = x^T delta
+            np.matmul(ones(delta.shape[0], delta.dtype), delta, out=self.b.grad)  # dC/db = 1^T delta
         if not self.needs_input_grad:
             return None
         W = self.W.value
@@ -320,8 +324,9 @@ class Maxout(Layer):
         np.put_along_axis(delta, self.argmax, grad[..., None], axis=2)
         delta = delta.reshape(grad.shape[0], -1)
         self.delta = delta
-        np.matmul(self.input.T, delta, out=self.W.grad)
-        np.sum(delta, axis=0, out=self.b.grad)
+        if self.needs_param_grad:
+            np.matmul(self.input.T, delta, out=self.W.grad)
+            np.sum(delta, axis=0, out=self.b.grad)
         return delta @ self.W.value.T if self.needs_input_grad else None
 
     def get_config(self) -> dict[str, Any]:

@@ -155,8 +155,9 @@ class BatchNorm(Activated):
         d = self._rows(delta)
         x_hat = self._rows(self.x_hat)
         m = d.shape[0]
-        np.einsum("ij,ij->j", d, x_hat, out=self.gamma.grad)  # dC/dgamma = sum_i delta_i x_hat_i
-        np.matmul(ones(m, d.dtype), d, out=self.beta.grad)  # dC/dbeta = sum_i delta_i
+        if self.needs_param_grad or self.training:  # training's dC/dx reads both
+            np.einsum("ij,ij->j", d, x_hat, out=self.gamma.grad)  # dC/dgamma = sum_i delta_i x_hat_i
+            np.matmul(ones(m, d.dtype), d, out=self.beta.grad)  # dC/dbeta = sum_i delta_i
         if not self.needs_input_grad:
             return None
         scale = self.gamma.value * self.inv_std  # gamma / sqrt(var + eps)

@@ -111,9 +111,10 @@ class _Recurrent(Layer):
         """
         t, n, k = delta.shape
         d = delta.reshape(t * n, k)
-        np.matmul(self._x.T, d, out=self.W_x.grad)
-        np.matmul(h[:-1].reshape(-1, self.n_hidden).T, delta[1:].reshape(-1, k), out=self.W_h.grad)
-        np.sum(d, axis=0, out=self.b.grad)
+        if self.needs_param_grad:
+            np.matmul(self._x.T, d, out=self.W_x.grad)
+            np.matmul(h[:-1].reshape(-1, self.n_hidden).T, delta[1:].reshape(-1, k), out=self.W_h.grad)
+            np.sum(d, axis=0, out=self.b.grad)
         self.delta = delta.transpose(1, 0, 2)
         if not self.needs_input_grad:
             return None

@@ -94,8 +94,9 @@ class DenseTied(Activated):
         if self.target.input is self._target_input:  # the target did not run after this layer
             raise ValueError(f"DenseTied {self.name!r} must come before its target {self.target.name!r} in "
                              "the stack (the target's backward pass writes its gradient first)")
-        W.grad += delta.T @ self.input
-        np.sum(delta, axis=0, out=self.b.grad)
+        if self.needs_param_grad:
+            W.grad += delta.T @ self.input
+            np.sum(delta, axis=0, out=self.b.grad)
         return delta @ W.value if self.needs_input_grad else None
 
     def get_config(self) -> dict[str, Any]:
