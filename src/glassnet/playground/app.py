@@ -6,8 +6,6 @@ glassnet in a worker thread so the event loop keeps serving the streams.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 import time
@@ -25,16 +23,21 @@ from starlette.staticfiles import StaticFiles
 
 from glassnet.playground import frames, lab, live
 from glassnet.playground.channel import event_stream
-from glassnet.playground.digits import PIXELS, DigitData, Models
+from glassnet.playground.digits import DigitData, Models
+from glassnet.playground.inputs import (
+    MAX_UPLOAD_BYTES,
+    check_digit_body,
+    digit_input,
+    int_query,
+    read_body,
+    read_json,
+)
 from glassnet.playground.runs import Runs
 from glassnet.playground.runs import routes as run_routes
-from glassnet.playground.security import DRAIN_BYTES, Policy, SecurityMiddleware
+from glassnet.playground.security import Policy, SecurityMiddleware
 from glassnet.playground.wire import ApiError
 
 STATIC = Path(__file__).with_name("static")
-MAX_JSON_BYTES = 1 << 20  # 1 MiB: a drawing, a state, 10,000 points
-MAX_UPLOAD_BYTES = 4 << 20  # 4 MiB: a CSV of 10,000 rows or an exported network, with room to spare
-MAX_IMAGE_SIDE = 1024
 PAGES = {"/": "index.html", "/playground": "playground.html", "/train": "train.html", "/runs": "runs.html"}
 
 
@@ -53,95 +56,6 @@ class Playground:
         self.live.close()
         if self.runs is not None:
             self.runs.close()
-
-
-# ----------------------------------------------------------------------------- request helpers
-async def _body(request: Request, limit: int) -> bytes:
-    """The request's body, at most ``limit`` bytes; a larger one is read and discarded (up to DRAIN_BYTES, so
-    that the client, still sending, reads the 413 rather than a reset connection) and refused."""
-    text = request.headers.get("content-length", "")
-    declared = int(text) if text.isdigit() else None
-    if declared is not None and declared > max(limit, DRAIN_BYTES):  # too large even to discard
-        raise ApiError(413, f"request body of {declared:,} bytes is over the limit of {limit:,}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > DRAIN_BYTES:
-            break
-        if size <= limit:
-            chunks.append(chunk)
-    if declared is not None and declared > limit:
-        raise ApiError(413, f"request body of {declared:,} bytes is over the limit of {limit:,}")
-    if size > limit:
-        raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
-    return b"".join(chunks)
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-async def _json(request: Request, required: bool = True) -> Any:
-    body = await _body(request, MAX_JSON_BYTES)
-    if not body.strip():
-        if required:
-            raise ApiError(400, "expected a JSON object in the request body, got nothing")
-        return {}
-    try:
-        value = json.loads(body, parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, f"the request body is not valid JSON: {str(e).splitlines()[0]}") from None
-    if not isinstance(value, dict):
-        raise ApiError(400, f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _number_list(value: Any, name: str, length: int, lo: float, hi: float) -> np.ndarray:
-    if not isinstance(value, list) or len(value) != length:
-        got = f"{len(value)} values" if isinstance(value, list) else type(value).__name__
-        raise ApiError(400, f"{name} must be a list of {length} numbers, got {got}")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-        bad = next(v for v in value if not isinstance(v, int | float) or isinstance(v, bool))
-        raise ApiError(400, f"{name} must hold numbers only, got {json.dumps(bad)[:20]}")
-    arr = np.asarray(value, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        raise ApiError(400, f"{name} must be finite numbers")
-    if arr.min() < lo or arr.max() > hi:
-        raise ApiError(400, f"{name} must lie in [{lo:g}, {hi:g}], got values from {arr.min():g} to {arr.max():g}")
-    return arr
-
-
-def _drawing(image: Any) -> np.ndarray:
-    """A raw grey drawing {"width", "height", "data": base64 bytes, ink bright} through the preprocessing of
-    ``glassnet predict``: ink box scaled to 20x20, centred by mass in 28x28."""
-    from glassnet.data.images import ImageError, preprocess_digit
-
-    if not isinstance(image, dict) or set(image) != {"width", "height", "data"}:
-        raise ApiError(400, 'image must be an object {"width": w, "height": h, "data": base64 of w*h grey bytes}')
-    w, h = image["width"], image["height"]
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= MAX_IMAGE_SIDE for v in (w, h)):
-        raise ApiError(400, f"image width and height must be whole numbers in [8, {MAX_IMAGE_SIDE}], got {w!r}, {h!r}")
-    try:
-        raw = base64.b64decode(image["data"], validate=True) if isinstance(image["data"], str) else None
-    except binascii.Error:
-        raw = None
-    if raw is None or len(raw) != w * h:
-        raise ApiError(400, f"image data must be base64 of {w * h:,} bytes (width x height)")
-    grey = np.frombuffer(raw, dtype=np.uint8).reshape(h, w)
-    try:
-        return preprocess_digit(grey).astype(np.float64)
-    except ImageError as e:
-        raise ApiError(422, str(e)) from None
-
-
-def _int_query(request: Request, name: str, default: int | None) -> int | None:
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise ApiError(400, f"query parameter {name} must be a whole number, got {text!r}") from None
 
 
 # ----------------------------------------------------------------------------- the digit page
@@ -171,13 +85,12 @@ async def units(request: Request) -> Response:
 
 async def predict(request: Request) -> Response:
     pg: Playground = request.app.state.pg
-    body = await _json(request)
+    body = await read_json(request)
     unknown = sorted(set(body) - {"model", "pixels", "image", "top_units", "z"})
     if unknown:
         raise ApiError(400, f"unknown field {unknown[0]!r}; expected model, pixels or image, top_units, z")
     entry = pg.models.get(body.get("model"))
-    if ("pixels" in body) == ("image" in body):
-        raise ApiError(400, f"give either pixels ({PIXELS} numbers in 0..1, row-major, ink = 1) or image")
+    check_digit_body(body)
     top = body.get("top_units", 0)
     if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 16:
         raise ApiError(400, f"top_units must be a whole number in [0, 16], got {top!r}")
@@ -186,7 +99,7 @@ async def predict(request: Request) -> Response:
         raise ApiError(400, f"z must be true or false, got {with_z!r}")
 
     def work() -> dict[str, Any]:
-        x = _number_list(body["pixels"], "pixels", PIXELS, 0.0, 1.0) if "pixels" in body else _drawing(body["image"])
+        x = digit_input(body)
         out = entry.inspect(x, top, with_z)
         out["input"] = np.round(x, 4).tolist()
         return out
@@ -198,14 +111,14 @@ async def test_digit(request: Request) -> Response:
     pg: Playground = request.app.state.pg
     entry = pg.models.get(request.query_params.get("model"))
     kind = request.query_params.get("kind", "random")
-    seed = _int_query(request, "seed", None)
+    seed = int_query(request, "seed", None)
     return JSONResponse(await run_in_threadpool(pg.data.pick, entry, kind, seed))
 
 
 # ----------------------------------------------------------------------------- the 2-D playground
 async def lab_create(request: Request) -> Response:
     pg: Playground = request.app.state.pg
-    body = await _json(request, required=False)
+    body = await read_json(request, required=False)
     session = await run_in_threadpool(pg.sessions.create, body.get("state", {}))
     return JSONResponse(_full_frame(session), status_code=201)
 
@@ -221,7 +134,7 @@ async def lab_get(request: Request) -> Response:
 
 async def lab_state(request: Request) -> Response:
     session = request.app.state.pg.sessions.get(request.path_params["sid"])
-    body = await _json(request)
+    body = await read_json(request)
     await run_in_threadpool(session.apply, body)
     return JSONResponse(await run_in_threadpool(_full_frame, session))
 
@@ -231,7 +144,7 @@ ACTIONS = ("play", "pause", "step", "reset", "regenerate", "new_weights")
 
 async def lab_action(request: Request) -> Response:
     session = request.app.state.pg.sessions.get(request.path_params["sid"])
-    body = await _json(request)
+    body = await read_json(request)
     action = body.get("action")
     if action not in ACTIONS or set(body) != {"action"}:
         raise ApiError(400, f'expected {{"action": one of {", ".join(ACTIONS)}}}, got {json.dumps(body)[:60]}')
@@ -257,7 +170,7 @@ async def lab_action(request: Request) -> Response:
 
 async def lab_points(request: Request) -> Response:
     session = request.app.state.pg.sessions.get(request.path_params["sid"])
-    body = await _json(request)
+    body = await read_json(request)
     points, replace = body.get("points"), body.get("replace", False)
     if not isinstance(points, list) or not points or not isinstance(replace, bool):
         raise ApiError(400, 'expected {"points": [[x1, x2, label], ...], "replace": false}')
@@ -275,7 +188,7 @@ async def lab_csv(request: Request) -> Response:
     from glassnet.playground.data2d import parse_csv
 
     session = request.app.state.pg.sessions.get(request.path_params["sid"])
-    body = await _body(request, MAX_UPLOAD_BYTES)
+    body = await read_body(request, MAX_UPLOAD_BYTES)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -314,7 +227,7 @@ async def lab_export(request: Request) -> Response:
 
 async def lab_import(request: Request) -> Response:
     session = request.app.state.pg.sessions.get(request.path_params["sid"])
-    data = await _body(request, MAX_UPLOAD_BYTES)
+    data = await read_body(request, MAX_UPLOAD_BYTES)
     if not data:
         raise ApiError(400, "expected the bytes of a .npz model file in the request body")
     await run_in_threadpool(session.load, data)
@@ -337,7 +250,7 @@ def _presets() -> dict[str, Any]:
 
 async def train_start(request: Request) -> Response:
     pg: Playground = request.app.state.pg
-    body = await _json(request)
+    body = await read_json(request)
     unknown = sorted(set(body) - {"preset", "epochs", "data", "seed"})
     if unknown:
         raise ApiError(400, f"unknown field {unknown[0]!r}; expected preset, epochs, data, seed")

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from glassnet.playground.digits import PIXELS, ModelEntry
+from glassnet.playground.inputs import check_digit_body, digit_input, read_json
 from glassnet.playground.wire import ApiError, pack_signed, pack_unit
 from glassnet.train.runs import Run, RunError, is_run, load_run
 from glassnet.train.runs.pictures import first_layer_pictures
@@ -309,16 +310,15 @@ async def run_diff(request: Request) -> Response:
 
 
 async def run_predict(request: Request) -> Response:
-    from glassnet.playground.app import _drawing, _json, _number_list
-
     runs, name = _runs(request), request.path_params["name"]
     epoch = _epoch_param(request)
-    body = await _json(request)
-    if set(body) not in ({"pixels"}, {"image"}):
-        raise ApiError(400, f"give either pixels ({PIXELS} numbers in 0..1, row-major, ink = 1) or image")
+    body = await read_json(request)
+    check_digit_body(body)
+    if len(body) > 1:
+        raise ApiError(400, f"unknown field {sorted(set(body) - {'pixels', 'image'})[0]!r}; expected pixels or image")
 
     def work() -> dict[str, Any]:
-        x = _number_list(body["pixels"], "pixels", PIXELS, 0.0, 1.0) if "pixels" in body else _drawing(body["image"])
+        x = digit_input(body)
         out = runs.inspect(name, epoch, x)
         out["input"] = np.round(x, 4).tolist()
         return out
