@@ -12,7 +12,7 @@ from glassnet.model.sequential import Sequential
 from glassnet.nn.augment import Augment
 from glassnet.nn.conv import Conv2D, MaxPool2D
 from glassnet.nn.layers import Dense, Dropout, Flatten, Layer, Reshape
-from glassnet.nn.losses import CrossEntropy, get_loss
+from glassnet.nn.losses import get_loss, smoothed_loss
 from glassnet.nn.normalization import BatchNorm
 from glassnet.nn.recurrent import LSTM
 from glassnet.optim.optimizers import OPTIMIZERS, SGD
@@ -102,11 +102,7 @@ def build(cfg: dict[str, Any], seed: int) -> Sequential:
     else:
         optimizer = lookup(OPTIMIZERS, name, "optimizer")(lr)
     model = Sequential(layers, seed=seed, input_shape=(784,))
-    loss: Any = cfg["loss"]
-    if cfg.get("label_smoothing"):
-        if get_loss(loss).key != "cross_entropy":
-            raise ValueError(f"--label-smoothing needs --loss cross_entropy, not {loss}")
-        loss = CrossEntropy(label_smoothing=cfg["label_smoothing"])
+    loss = smoothed_loss(cfg["loss"], cfg.get("label_smoothing", 0.0))
     return model.compile(loss=loss, optimizer=optimizer, l1=cfg.get("l1", 0.0), l2=cfg["l2"])
 
 

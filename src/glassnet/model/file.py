@@ -33,6 +33,7 @@ from glassnet._base.files import write_npz
 from glassnet._base.schema import Choice, Dict, Float, Int, IntList, List, Optional, Record, SchemaError, Str
 from glassnet.model import safetensors as _safetensors
 from glassnet.nn.layers import LAYERS
+from glassnet.nn.losses import smoothed_loss
 from glassnet.optim import OPTIMIZER_CLASSES
 
 if TYPE_CHECKING:
@@ -249,13 +250,7 @@ def build_model(cfg: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> Sequen
         opt = c["optimizer"]
         try:
             optimizer = OPTIMIZER_CLASSES[opt["class"]](**opt["config"])
-            loss = c["loss"]
-            if c.get("label_smoothing"):
-                from glassnet.nn.losses import CrossEntropy
-
-                if loss != CrossEntropy.key:
-                    raise ValueError(f"label_smoothing needs the cross_entropy loss, not {loss}")
-                loss = CrossEntropy(label_smoothing=c["label_smoothing"])
+            loss = smoothed_loss(c["loss"], c.get("label_smoothing", 0.0))
             model.compile(loss=loss, optimizer=optimizer, metrics=c["metrics"], l1=c["l1"], l2=c["l2"])
         except (ValueError, TypeError) as e:
             raise ModelFileError(f"bad compile settings ({_one_line(e)})") from None

@@ -159,3 +159,14 @@ LOSSES: dict[str, type[Loss]] = {
 def get_loss(spec: str | Loss) -> Loss:
     """A loss from its name (see ``LOSSES``) or an instance."""
     return spec if isinstance(spec, Loss) else lookup(LOSSES, spec, "loss")()
+
+
+def smoothed_loss(name: str | Loss, label_smoothing: float = 0.0) -> Loss:
+    """The loss ``name``, with targets smoothed to (1 - eps) y + eps / K when ``label_smoothing`` = eps > 0:
+    what a preset or a saved model's compile settings name (only cross-entropy takes smoothing)."""
+    loss = get_loss(name)
+    if not label_smoothing:
+        return loss
+    if loss.key != CrossEntropy.key:
+        raise ValueError(f"label_smoothing needs the cross_entropy loss, not {loss.key}")
+    return CrossEntropy(label_smoothing=label_smoothing)
