@@ -173,3 +173,18 @@ def test_only_json_posts_from_the_page_itself(playground):
     assert status == 403
     status, error = error_of(playground, "GET", "/api/why/looks-for")
     assert status == 405 and error == "GET is not allowed on /api/why/looks-for"
+
+
+def test_a_grus_lens_is_per_row_too(digits):
+    import glassnet as gn
+    from glassnet.playground.digits import ModelEntry
+    from glassnet.playground.why import why
+
+    model = gn.Sequential([gn.Reshape((28, 28)), gn.GRU(28, 4), gn.Dense(4, 10, activation="softmax")], seed=0,
+                          input_shape=(784,))
+    x = digits[0][1]
+    out = why(ModelEntry("gru", model, "an untrained GRU"), x, "saliency", 3)
+    (rec,) = out["layers"]
+    assert rec["kind"] == "steps" and len(rec["steps"]) == 28 and len(rec["values"]) == 4
+    expected = explain.layer_attribution(model, np.float32(x)[None], 1, 3)[0]
+    np.testing.assert_allclose(rec["steps"], expected.sum(axis=1), rtol=1e-3, atol=1e-7)
