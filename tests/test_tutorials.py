@@ -65,8 +65,8 @@ def runs() -> dict:
     return results
 
 
-def test_there_are_eight_tutorials():
-    assert [p.name[:3] for p in TUTORIALS] == [f"{i:02d}-" for i in range(1, 9)], TUTORIALS
+def test_there_are_nine_tutorials():
+    assert [p.name[:3] for p in TUTORIALS] == [f"{i:02d}-" for i in range(1, 10)], TUTORIALS
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])

@@ -33,6 +33,7 @@ from glassnet.explain._grad import (
 )
 from glassnet.explain.quadrature import quadrature
 from glassnet.model import Sequential
+from glassnet.nn.gru import GRU
 from glassnet.nn.recurrent import LSTM, RNN
 
 
@@ -130,9 +131,10 @@ def layer_attribution(model: Sequential, X: Any, layer: Any, target: Any = None,
     (n, *output_shape) (Captum's ``LayerGradientXActivation``).
 
     ``layer``: an index, a name or the layer. For the last layer a^l is f itself (the logits with
-    output="logit"). For an RNN or LSTM the attribution is per time step, (n, T, H): h_t * df/dh_t, with
+    output="logit"). For an RNN, LSTM or GRU the attribution is per time step, (n, T, H): h_t * df/dh_t, with
     df/dh_t the whole derivative through the later steps; summed over the units it says which steps (rows
-    of a digit read row by row) the prediction relied on.
+    of a digit read row by row) the prediction relied on. For the GRU, from its delta_t and gates,
+    df/dh_(t-1) = g_(t-1) + df/dh_t z_t + [delta_z | delta_r | delta_n r_t]_t W_h^T.
     """
     model = check_model(model)
     X, output = check_x(model, X), check_output(output)
@@ -140,7 +142,7 @@ def layer_attribution(model: Sequential, X: Any, layer: Any, target: Any = None,
     index = resolve_layer(model, layer)
     layers = model.layers
     chosen = layers[index]
-    recurrent = isinstance(chosen, (RNN, LSTM))
+    recurrent = isinstance(chosen, (RNN, LSTM, GRU))
     with explaining(model):
         forward(model, X)
         f = head_values(model, X, output)
@@ -152,10 +154,26 @@ def layer_attribution(model: Sequential, X: Any, layer: Any, target: Any = None,
         if not recurrent:
             return chosen.output * g
         chosen.backward(g.copy())  # fills delta_t = df/dz_t of every step
-        dh = np.zeros_like(chosen.h)
-        dh[:, :-1] = chosen.delta[:, 1:] @ chosen.W_h.value.T  # dh_t = g_t + delta_(t+1) W_h^T
+        above = np.zeros_like(chosen.h)  # g_t, df/dh_t from the layers above
         if chosen.return_sequences:
-            dh += g
+            above += g
         else:
-            dh[:, -1] += g
+            above[:, -1] = g
+        if isinstance(chosen, GRU):
+            return chosen.h * _gru_state_gradient(chosen, above)
+        dh = above
+        dh[:, :-1] += chosen.delta[:, 1:] @ chosen.W_h.value.T  # dh_t = g_t + delta_(t+1) W_h^T
         return chosen.h * dh
+
+
+def _gru_state_gradient(gru: GRU, above: np.ndarray) -> np.ndarray:
+    """df/dh_t of every step (n, T, H) from the GRU's last backward pass (its delta and gates) and ``above``."""
+    hid = gru.n_hidden
+    dq = np.array(gru.delta)  # [delta_z | delta_r | delta_n] -> [delta_z | delta_r | delta_n r]
+    dq[..., 2 * hid:] *= gru.gate_values[..., hid:2 * hid]
+    back = dq @ gru.W_h.value.T  # the part of df/dh_(t-1) through step t's gates
+    dh = np.empty_like(above)
+    dh[:, -1] = above[:, -1]
+    for t in range(above.shape[1] - 1, 0, -1):
+        dh[:, t - 1] = above[:, t - 1] + dh[:, t] * gru.gate_values[:, t, :hid] + back[:, t]
+    return dh

@@ -122,9 +122,10 @@ class GRU(_Recurrent):
                 dh = dh * z + dq[t] @ w_h.T
                 if g_above is not None:
                     dh += g_above[t - 1]
-        np.sum(dq[..., 2 * hid:], axis=(0, 1), out=self.b_hn.grad)
         x_grad = self._weight_grads(delta, h)  # dC/dW_x, dC/db and dC/dx (and a W_h.grad from delta, replaced:)
-        np.matmul(h[:-1].reshape(-1, hid).T, dq[1:].reshape(-1, 3 * hid), out=self.W_h.grad)
+        if self.needs_param_grad:
+            np.sum(dq[..., 2 * hid:], axis=(0, 1), out=self.b_hn.grad)
+            np.matmul(h[:-1].reshape(-1, hid).T, dq[1:].reshape(-1, 3 * hid), out=self.W_h.grad)
         return x_grad
 
     def describe(self) -> str:

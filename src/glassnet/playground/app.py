@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from glassnet.playground import frames, lab, live
+from glassnet.playground import frames, lab, live, why
 from glassnet.playground.channel import event_stream
 from glassnet.playground.digits import DigitData, Models
 from glassnet.playground.inputs import (
@@ -48,6 +48,7 @@ class Playground:
         self.models, self.data, self.runs = models, data, runs
         self.sessions = lab.Sessions()
         self.live = live.LiveTraining(models, data, runs.live_root if runs is not None else None)
+        self.lens = why.Lens()
         self.stopping = threading.Event()
 
     def close(self) -> None:
@@ -312,6 +313,7 @@ def create_app(pg: Playground, policy: Policy) -> SecurityMiddleware:
         Route("/api/train/stop", train_stop, methods=["POST"]),
         Route("/api/train/stream", train_stream),
         *run_routes(),
+        *why.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     handlers = {ApiError: _api_error, HTTPException: _api_error, Exception: _api_error}

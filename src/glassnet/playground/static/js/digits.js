@@ -1,6 +1,7 @@
 // The digit page: draw, and watch every layer of every chosen model respond (glassnet computes them).
 import { api, clearError, DrawPad, el, fmt, guarded, nav, paint, showError, tooltip } from "./common.js";
 import { drawUnitGrid, drawUnitPicture, renderProbs, scaleFor, unitTable } from "./glass.js";
+import { Lens } from "./why.js";
 
 nav("digits");
 const tip = tooltip();
@@ -12,6 +13,7 @@ let chosen = [];
 let lastInput = null; // {pixels} or {image}
 let busy = false, pending = false;
 const unitCache = new Map();
+const lenses = new Map(); // model name -> its Why? lens
 
 const pad = new DrawPad(document.getElementById("pad"), {
   onChange: () => {
@@ -33,15 +35,20 @@ document.getElementById("clear").addEventListener("click", () => pad.clear());
 document.getElementById("test-digit").addEventListener("click", guarded(() => pickDigit("random")));
 document.getElementById("wrong-digit").addEventListener("click", guarded(() => pickDigit("misclassified")));
 
+// A digit given as 784 pixels (a test digit, or one that Fool it nudged), shown to every chosen model.
+function showPixels(pixels, text) {
+  pad.showDigit(pixels);
+  lastInput = { pixels };
+  info.textContent = text;
+  return run();
+}
+
 async function pickDigit(kind) {
   const model = chosen[0] || models[0].name;
   const d = await api(`/api/digits/test?kind=${kind}&model=${encodeURIComponent(model)}`);
-  pad.showDigit(d.pixels);
-  lastInput = { pixels: d.pixels };
   const wrong = kind === "misclassified" ? `, one of the ${d.misclassified_count} that ${model} gets wrong` : "";
-  info.textContent = `MNIST test digit #${d.index}, labelled ${d.label}${wrong}`;
   info.dataset.label = d.label;
-  await run();
+  await showPixels(d.pixels, `MNIST test digit #${d.index}, labelled ${d.label}${wrong}`);
 }
 
 // ------------------------------------------------------------------ models
@@ -72,6 +79,9 @@ function buildColumns() {
         el("div", { class: "prediction", "aria-label": "prediction", text: "·" })),
       el("div", { class: "probs", style: "margin: 10px 0" }),
       el("div", { class: "layers-view" }));
+    const lens = new Lens(col, name, tip, showPixels);
+    if (lenses.get(name)?.on) lens.setOn(true);
+    lenses.set(name, lens);
     return col;
   }));
   if (!chosen.length) columns.append(el("p", { class: "muted", text: "Choose a model above." }));
@@ -83,6 +93,7 @@ function clearColumns() {
     col.querySelector(".probs").replaceChildren();
     col.querySelector(".layers-view").replaceChildren();
   }
+  for (const lens of lenses.values()) lens.clear();
   paint(seen, 28, 28, () => [0, 0, 0]);
 }
 
@@ -117,6 +128,7 @@ function renderModel(r) {
   renderProbs(col.querySelector(".probs"), r.probabilities);
   const view = col.querySelector(".layers-view");
   view.replaceChildren(...r.layers.map((layer, index) => layerView(r, layer, index)));
+  lenses.get(r.model)?.update(r);
 }
 
 function layerView(r, layer, index) {

@@ -6,8 +6,8 @@ export function renderProbs(container, probs) {
   container.replaceChildren(...probs.flatMap((p, k) => {
     const row = k === top ? "top" : "";
     const bar = el("div", { class: "bar" }, el("i", { style: `width: ${(100 * p).toFixed(1)}%` }));
-    return [el("span", { class: row, text: String(k) }), el("div", { class: row }, bar),
-      el("span", { class: row, text: `${(100 * p).toFixed(1)}%` })];
+    return [el("span", { class: row, text: String(k), "data-class": k }), el("div", { class: row, "data-class": k }, bar),
+      el("span", { class: row, text: `${(100 * p).toFixed(1)}%`, "data-class": k })];
   }));
   container.setAttribute("data-prediction", String(top));
 }
@@ -45,8 +45,9 @@ export function scaleFor(values) {
   return lo >= 0 ? (v) => sequential(v / m) : (v) => diverging(0.5 + 0.5 * v / m);
 }
 
-// A grid of unit cells on one canvas; returns the geometry to find the unit under the mouse.
-export function drawUnitGrid(canvas, values, maxWidth = 300) {
+// A grid of unit cells on one canvas (coloured by scaleFor, or by colour(v)); returns the geometry to find the
+// unit under the mouse.
+export function drawUnitGrid(canvas, values, maxWidth = 300, colour = scaleFor(values)) {
   const n = values.length;
   const cols = Math.min(n, Math.max(1, Math.ceil(Math.sqrt(n * 2.5))));
   const rows = Math.ceil(n / cols);
@@ -54,7 +55,6 @@ export function drawUnitGrid(canvas, values, maxWidth = 300) {
   canvas.width = cols * cell;
   canvas.height = rows * cell;
   const ctx = canvas.getContext("2d");
-  const colour = scaleFor(values);
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   for (let i = 0; i < n; i++) {
