@@ -341,13 +341,13 @@ class Sequential:
         ``history.events`` has "weights_epoch" (which) and "interrupted_epoch".
 
         ``resume`` continues a run from a checkpoint written by the
-        :class:`~glassnet.checkpoint.TrainingCheckpoint` callback: a checkpoint file, a folder (its newest
+        :class:`~glassnet.TrainingCheckpoint` callback: a checkpoint file, a folder (its newest
         complete checkpoint), or True (the TrainingCheckpoint's own folder if it holds one, else a fresh
         start). Weights, optimiser state, every random generator, the history and the callbacks' state are
         restored, so the run ends bit-identical to one never interrupted; ``epochs`` counts from the start
         of the run, as Keras's ``epochs`` with ``initial_epoch``.
 
-        ``log_dir`` records the run in that folder (a :class:`~glassnet.train.runs.RunLogger`: every epoch's history,
+        ``log_dir`` records the run in that folder (a :class:`~glassnet.RunLogger`: every epoch's history,
         per-layer statistics, weights, outputs on the first 100 validation rows, TensorBoard events), read back
         by ``glassnet.load_run``; with ``resume`` it appends to the run there.
         """

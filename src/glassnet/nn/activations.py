@@ -245,7 +245,7 @@ class Softplus(Activation):
 
 @_named("softsign")
 class Softsign(Activation):
-    """f(z) = z / (1 + |z|);  f'(z) = 1 / (1 + |z|)^2."""
+    """Softsign, :math:`f(z) = z / (1 + |z|)` and :math:`f'(z) = 1 / (1 + |z|)^2`."""
 
     def f(self, z: np.ndarray) -> np.ndarray:
         return z / (1.0 + np.abs(z))

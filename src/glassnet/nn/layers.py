@@ -55,7 +55,7 @@ class Layer:
     """Base class. Subclasses implement ``build``, ``forward``, ``backward`` and ``get_config``, and
     ``array_shapes`` when they own parameters or buffers.
 
-    Saved configs are checked against a schema derived from ``__init__`` (see :mod:`glassnet.schema`):
+    Saved configs are checked against a schema derived from ``__init__`` (see :mod:`glassnet._base.schema`):
     the type hints give each value's type; ``config_schema`` adds ranges and choices. The entries here
     apply to every subclass whose constructor has a parameter of that name.
     """
@@ -401,7 +401,7 @@ class Flatten(Layer):
 
 @register
 class Reshape(Layer):
-    """(n, ...) -> (n, *shape); for example a flat image back to (n, 1, 28, 28)."""
+    """``(n, ...) -> (n, *shape)``; for example a flat image back to (n, 1, 28, 28)."""
 
     config_schema = {"shape": IntList(1)}
 
