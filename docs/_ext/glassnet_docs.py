@@ -96,7 +96,7 @@ class ApiDirective(Directive):
                 continue
             if not (inspect.getdoc(obj) or "").strip() and _kind(obj) != "data":
                 logger.warning(f"{name}.{attr} has no docstring", location=(env.docname, self.lineno))
-            canonical = home[id(obj)]
+            canonical = home.get(id(obj), f"{name}.{attr}")
             if canonical != f"{name}.{attr}":
                 role = {"class": "class", "exception": "exc", "function": "func"}.get(_kind(obj), "data")
                 elsewhere.append(f"- ``{name}.{attr}``: the same as :{role}:`{canonical}`")
@@ -234,7 +234,15 @@ def _mathml(latex: str, display: str, node: nodes.Node) -> str:
     from latex2mathml.converter import convert
 
     try:
-        return convert(latex, display=display)
+        mathml = convert(latex, display=display)
+        unknown = set(re.findall(r">\\([A-Za-z]+)<", mathml))
+        if unknown:  # operator names the converter does not know (\arg): written upright, as LaTeX does
+            for name in unknown:
+                latex = re.sub(rf"\\{name}(?![A-Za-z])", rf"\\operatorname{{{name}}}", latex)
+            mathml = convert(latex, display=display)
+        if "\\" in re.sub(r"<[^>]*>", "", mathml):
+            raise ValueError("a command it does not know")
+        return mathml
     except Exception as e:  # noqa: BLE001 - any failure of the converter is the page's error
         logger.warning(f"math not rendered ({e}): {latex!r}", location=node)
         return f"<code>{latex}</code>"
@@ -290,9 +298,15 @@ def resolve_alias(app: Sphinx, env, node: nodes.Node, contnode: nodes.Node) -> n
 
 
 def keep_public_bases(app: Sphinx, name: str, obj: object, options: dict, bases: list) -> None:
-    """Base classes shown are those described here or outside glassnet, never a private helper."""
+    """Base classes shown are those described here or outside glassnet: a private helper gives way to its
+    nearest public ancestor."""
     home = _home_cached()
-    bases[:] = [b for b in bases if not b.__module__.startswith("glassnet") or id(b) in home]
+    shown: list = []
+    for base in bases:
+        public = next(c for c in base.__mro__ if not c.__module__.startswith("glassnet") or id(c) in home)
+        if public not in shown:
+            shown.append(public)
+    bases[:] = shown
 
 
 def check_docstring(app: Sphinx, what: str, name: str, obj: object, options: dict, lines: list[str]) -> None:

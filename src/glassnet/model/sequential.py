@@ -39,6 +39,16 @@ class Sequential:
 
     ``dtype`` is float32 by default (float64 for gradient checks); ``seed`` fixes the initial weights.
     ``input_shape`` (per sample) is needed only when the first layer cannot tell its input width.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> model = gn.Sequential([gn.Dense(2, 3, activation="tanh"), gn.Dense(3, 1, activation="sigmoid")], seed=0)
+    >>> model.predict(np.array([[0.0, 1.0]])).shape
+    (1, 1)
+    >>> model.layers[0].z.shape, model.layers[0].a.dtype    # the glass box: what the last pass computed
+    ((1, 3), dtype('float32'))
     """
 
     def __init__(self, layers: Sequence[Layer], dtype: Any = np.float32, seed: int | None = None,

@@ -28,7 +28,15 @@ def _named(key: str):
 
 
 def get_activation(spec: str | dict | Layer) -> Layer:
-    """An activation layer from a name ("relu"), a saved config dict, or an instance (returned as is)."""
+    """An activation layer from a name ("relu"), a saved config dict, or an instance (returned as is).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassnet import get_activation
+    >>> get_activation("sigmoid").forward(np.array([[0.0]]))
+    array([[0.5]])
+    """
     if isinstance(spec, Layer):
         return spec
     if isinstance(spec, dict):
