@@ -1,7 +1,7 @@
 """glassnet: neural networks on NumPy, with every internal quantity open to inspection.
 
 The package is built in rooms, each depending only on the rooms below it (the rule is the import-linter
-contract in pyproject.toml):
+contract in pyproject.toml)::
 
     commands/, playground/            the faces: command line and browser
     explain/, sweep/, classic/,       subsystems, each one room with one entry point

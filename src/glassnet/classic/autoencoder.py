@@ -259,11 +259,11 @@ class Autoencoder:
         return np.concatenate(outs) if outs else np.empty((0, *layers[-1].output_shape), self.dtype)
 
     def encode(self, X: Any, batch_size: int = 4096) -> np.ndarray:
-        """Codes z = e(x), shape (n, *code_shape) (no corruption: inference mode)."""
+        """Codes :math:`z = e(x)`, shape ``(n, *code_shape)`` (no corruption: inference mode)."""
         return self._run(self.model.layers[:self.code_layer], self.model.as_inputs(X), batch_size)
 
     def decode(self, Z: Any, batch_size: int = 4096) -> np.ndarray:
-        """Reconstructions x_hat = g(z) from codes, shape (n, *input_shape)."""
+        r"""Reconstructions :math:`\hat x = g(z)` from codes, shape ``(n, *input_shape)``."""
         from glassnet._base.checks import as_float_array
 
         Z = as_float_array(Z, "Z", self.dtype)

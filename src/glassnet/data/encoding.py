@@ -13,7 +13,16 @@ from glassnet._base.checks import as_array, as_float_array, check_labels
 
 
 def one_hot(y: np.ndarray, n_classes: int, dtype: np.dtype | type = np.float32) -> np.ndarray:
-    """Rows e_{y_i} of the identity: ``Y[i, k] = 1`` if ``y[i] == k`` else 0, shape (n, n_classes)."""
+    """Rows :math:`e_{y_i}` of the identity: ``Y[i, k] = 1`` if ``y[i] == k`` else 0, shape (n, n_classes).
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> gn.one_hot([0, 2, 1], 3)
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]], dtype=float32)
+    """
     y = check_labels(y, n_classes)
     out = np.zeros((y.shape[0], n_classes), dtype=dtype)
     out[np.arange(y.shape[0]), y] = 1

@@ -92,7 +92,16 @@ def moons(
     n_samples: int = 200, noise: float = 0.1, seed: Seed = None, dtype: np.dtype | type = np.float32
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles: ``(cos t, sin t)`` and ``(1 - cos t, 1/2 - sin t)``, ``t ~ U[0, pi]``,
-    plus ``N(0, noise^2)`` on each coordinate."""
+    plus ``N(0, noise^2)`` on each coordinate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassnet.datasets import moons
+    >>> X, y = moons(100, noise=0.1, seed=0)
+    >>> X.shape, X.dtype, np.bincount(y).tolist()
+    ((100, 2), dtype('float32'), [50, 50])
+    """
     y = _balanced_labels(n_samples, 2)
     noise = _check_nonneg(noise, "noise")
     rng = np.random.default_rng(seed)

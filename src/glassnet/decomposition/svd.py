@@ -207,6 +207,14 @@ class PCA(_LowRank):
     exact decomposition (``"full"``), :func:`randomized_svd` (``"randomized"``, seeded by ``seed``) or,
     with ``"auto"``, the exact one unless the input is large and k small (``min(n, d) > 1000``,
     ``k < min(n, d) / 10``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassnet import PCA
+    >>> pca = PCA(2).fit(np.random.default_rng(0).normal(size=(50, 5)))
+    >>> pca.components_.shape
+    (2, 5)
     """
 
     _centre = True

@@ -127,8 +127,8 @@ def integrated_gradients(model: Sequential, X: Any, target: Any = None, baseline
 
 def layer_attribution(model: Sequential, X: Any, layer: Any, target: Any = None, output: str = "logit"
                       ) -> np.ndarray:
-    """Activation times gradient for every unit of a layer: a^l * d f_k / d a^l, shaped like the layer's output
-    (n, *output_shape) (Captum's ``LayerGradientXActivation``).
+    r"""Activation times gradient for every unit of a layer, :math:`a^l \odot \partial f_k / \partial a^l`, shaped
+    like the layer's output ``(n, *output_shape)`` (Captum's ``LayerGradientXActivation``).
 
     ``layer``: an index, a name or the layer. For the last layer a^l is f itself (the logits with
     output="logit"). For an RNN, LSTM or GRU the attribution is per time step, (n, T, H): h_t * df/dh_t, with

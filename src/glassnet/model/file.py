@@ -7,7 +7,7 @@ and non-trainable buffers (e.g. running statistics).
 
 Loading trusts nothing in the file. The zip members are read with bounded memory (each ``.npy`` header
 is checked against the member's size before its data is read); the config is checked against a strict
-schema (:mod:`glassnet.schema`: types, ranges, known keys, the layer list); every array's dtype, shape and
+schema (:mod:`glassnet._base.schema`: types, ranges, known keys, the layer list); every array's dtype, shape and
 values are checked against the config before the model is built. Whatever is wrong raises
 :class:`ModelFileError` with one line.
 

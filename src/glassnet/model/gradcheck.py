@@ -71,11 +71,22 @@ class GradcheckResult:
 
 def gradcheck(model: Sequential, X: Any, Y: Any, eps: float = 1e-6, tol: float = 1e-6,
               max_entries: int | None = None, seed: int = 0) -> GradcheckResult:
-    """Compare ``model.backprop`` with central differences of the loss for every parameter.
+    r"""Compare ``model.backprop`` with central differences of the loss for every parameter.
 
     Use a float64 model: float32 rounding alone gives errors near 1e-3. Dropout masks drawn by the
     analytic pass are frozen for the numerical one. ``max_entries`` samples that many entries of
     each parameter (all by default). The model's buffers (running statistics) are left as they were.
+    The relative error of each parameter is :math:`\|g - \hat g\| / (\|g\| + \|\hat g\|)`, with the central
+    difference :math:`\hat g_i = (C(w + \epsilon e_i) - C(w - \epsilon e_i)) / 2 \epsilon` for each entry.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> model = gn.Sequential([gn.Dense(2, 3, "tanh"), gn.Dense(3, 1, "sigmoid")], dtype=np.float64, seed=0)
+    >>> model = model.compile("mse", gn.SGD(lr=0.1))
+    >>> gn.gradcheck(model, np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1.0, 0.0])).passed
+    True
     """
     X = model.as_inputs(X)
     Y = model.as_targets(Y, X.shape[0])

@@ -39,6 +39,16 @@ class Sequential:
 
     ``dtype`` is float32 by default (float64 for gradient checks); ``seed`` fixes the initial weights.
     ``input_shape`` (per sample) is needed only when the first layer cannot tell its input width.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> model = gn.Sequential([gn.Dense(2, 3, activation="tanh"), gn.Dense(3, 1, activation="sigmoid")], seed=0)
+    >>> model.predict(np.array([[0.0, 1.0]])).shape
+    (1, 1)
+    >>> model.layers[0].z.shape, model.layers[0].a.dtype    # the glass box: what the last pass computed
+    ((1, 3), dtype('float32'))
     """
 
     def __init__(self, layers: Sequence[Layer], dtype: Any = np.float32, seed: int | None = None,
@@ -341,13 +351,13 @@ class Sequential:
         ``history.events`` has "weights_epoch" (which) and "interrupted_epoch".
 
         ``resume`` continues a run from a checkpoint written by the
-        :class:`~glassnet.checkpoint.TrainingCheckpoint` callback: a checkpoint file, a folder (its newest
+        :class:`~glassnet.TrainingCheckpoint` callback: a checkpoint file, a folder (its newest
         complete checkpoint), or True (the TrainingCheckpoint's own folder if it holds one, else a fresh
         start). Weights, optimiser state, every random generator, the history and the callbacks' state are
         restored, so the run ends bit-identical to one never interrupted; ``epochs`` counts from the start
         of the run, as Keras's ``epochs`` with ``initial_epoch``.
 
-        ``log_dir`` records the run in that folder (a :class:`~glassnet.train.runs.RunLogger`: every epoch's history,
+        ``log_dir`` records the run in that folder (a :class:`~glassnet.RunLogger`: every epoch's history,
         per-layer statistics, weights, outputs on the first 100 validation rows, TensorBoard events), read back
         by ``glassnet.load_run``; with ``resume`` it appends to the run there.
         """

@@ -28,7 +28,15 @@ def _named(key: str):
 
 
 def get_activation(spec: str | dict | Layer) -> Layer:
-    """An activation layer from a name ("relu"), a saved config dict, or an instance (returned as is)."""
+    """An activation layer from a name ("relu"), a saved config dict, or an instance (returned as is).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassnet import get_activation
+    >>> get_activation("sigmoid").forward(np.array([[0.0]]))
+    array([[0.5]])
+    """
     if isinstance(spec, Layer):
         return spec
     if isinstance(spec, dict):
@@ -245,7 +253,7 @@ class Softplus(Activation):
 
 @_named("softsign")
 class Softsign(Activation):
-    """f(z) = z / (1 + |z|);  f'(z) = 1 / (1 + |z|)^2."""
+    """Softsign, :math:`f(z) = z / (1 + |z|)` and :math:`f'(z) = 1 / (1 + |z|)^2`."""
 
     def f(self, z: np.ndarray) -> np.ndarray:
         return z / (1.0 + np.abs(z))

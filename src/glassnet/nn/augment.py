@@ -151,7 +151,7 @@ class Augment(Layer):
 
     Takes (n, H*W) (square images, as MNIST's 784), (n, H, W) or (n, C, H, W) and returns the same shape;
     every channel of an image moves alike. Glass box: ``transform`` holds the last batch's drawn values,
-    ``index`` and ``weight`` its sampling (see :func:`_sampling`); ``frozen = True`` reuses them (for
+    ``index`` and ``weight`` its sampling (see ``_sampling``); ``frozen = True`` reuses them (for
     gradient checks).
     """
 

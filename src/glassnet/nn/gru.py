@@ -1,6 +1,6 @@
 """The gated recurrent unit (Cho et al., 2014), in the form of PyTorch and of ONNX's ``linear_before_reset=1``.
 
-Forward and backward side by side, as the LSTM's in :mod:`glassnet.recurrent`; every step's gates and state
+Forward and backward side by side, as the LSTM's in :mod:`glassnet.nn.recurrent`; every step's gates and state
 are kept for the glass box.
 """
 

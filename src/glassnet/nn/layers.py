@@ -55,7 +55,7 @@ class Layer:
     """Base class. Subclasses implement ``build``, ``forward``, ``backward`` and ``get_config``, and
     ``array_shapes`` when they own parameters or buffers.
 
-    Saved configs are checked against a schema derived from ``__init__`` (see :mod:`glassnet.schema`):
+    Saved configs are checked against a schema derived from ``__init__`` (see :mod:`glassnet._base.schema`):
     the type hints give each value's type; ``config_schema`` adds ranges and choices. The entries here
     apply to every subclass whose constructor has a parameter of that name.
     """
@@ -207,13 +207,25 @@ class Activated(Layer):
 
 @register
 class Dense(Activated):
-    """Fully connected layer  z = x W + b,  a = f(z)  with an optional activation f.
+    r"""Fully connected layer :math:`z = x W + b`, :math:`a = f(z)` with an optional activation f.
 
     ``init``: "he", "xavier"/"glorot", "lecun", "normal" (N(0, 0.05^2)), "standard_normal", or "auto"
     (He for the ReLU family, Xavier otherwise). ``l1`` / ``l2`` override the model-wide penalties.
 
-    Backward, given g = dC/da:  delta = g * f'(z),  dC/dW = x^T delta,  dC/db = sum_n delta,
-    dC/dx = delta W^T.
+    Backward, given :math:`g = \partial C / \partial a`:
+
+    .. math::
+
+        \delta = g \odot f'(z), \quad \frac{\partial C}{\partial W} = x^T \delta, \quad
+        \frac{\partial C}{\partial b} = \sum_n \delta_n, \quad \frac{\partial C}{\partial x} = \delta W^T.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> layer = gn.Sequential([gn.Dense(2, 3, activation="relu")], seed=0).layers[0]
+    >>> layer.W.value.shape, layer.b.value.shape
+    ((2, 3), (3,))
     """
 
     def __init__(
@@ -401,7 +413,7 @@ class Flatten(Layer):
 
 @register
 class Reshape(Layer):
-    """(n, ...) -> (n, *shape); for example a flat image back to (n, 1, 28, 28)."""
+    """``(n, ...) -> (n, *shape)``; for example a flat image back to (n, 1, 28, 28)."""
 
     config_schema = {"shape": IntList(1)}
 

@@ -15,7 +15,7 @@ from glassnet.nn.layers import Activated, Dense, Layer, Parameter, Shape, regist
 
 @register
 class DenseTied(Activated):
-    """Dense layer that borrows the transposed weights of a later :class:`~glassnet.layers.Dense` layer,
+    """Dense layer that borrows the transposed weights of a later :class:`~glassnet.Dense` layer,
     its ``target``:  z = x W_t^T + b,  a = f(z)  with W_t the target's W (own bias b only).
 
     In a tied autoencoder the encoder layers are DenseTied and the mirrored decoder layers own the weights,

@@ -1,4 +1,4 @@
-"""The converters of the convolutional and recurrent operators (registered in :mod:`._converters`'s table)."""
+"""The converters of the convolutional and recurrent operators (registered in the table of ``._converters``)."""
 
 from __future__ import annotations
 

@@ -423,7 +423,8 @@ def export(model: gn.Sequential, path: str | os.PathLike, opset: int | None = No
 
 def verify(model: gn.Sequential, onnx_model: str | os.PathLike | onnx.ModelProto, X: Any = None, n: int = 100,
            seed: int = 0) -> float:
-    """max |ONNX Runtime's output - model.predict| on X (default: ``n`` inputs uniform in [0, 1))."""
+    """The largest difference ``max |ONNX Runtime's output - model.predict(X)|`` on X (default: ``n`` inputs
+    uniform in [0, 1))."""
     try:
         import onnxruntime as ort
     except ImportError as e:

@@ -1,7 +1,7 @@
 """Import an ONNX model into glassnet's own layers: ``load(path) -> Sequential``.
 
-The graph is read as data (:mod:`._graph`), its shape-only subgraphs folded with the batch size symbolic, its
-data nodes checked to form one chain, and each node turned into layers by its converter (:mod:`._converters`).
+The graph is read as data (``._graph``), its shape-only subgraphs folded with the batch size symbolic, its
+data nodes checked to form one chain, and each node turned into layers by its converter (``._converters``).
 The result is a glassnet model like any other: every z, a and delta visible, trainable with ``fit``, saved as
 ``.npz``, exported back. Whatever cannot be imported exactly (a branch, an operator without a converter, an
 attribute glassnet's layer lacks) is refused in one line naming the operator and the node; nothing is
@@ -111,8 +111,8 @@ def _canonical(value: np.ndarray, labels: list[Any], shape: tuple[int, ...]) -> 
 
 
 def verify_import(net: gn.Sequential, model: onnx.ModelProto, builder: Builder, n: int = 32, seed: int = 0) -> float:
-    """max |ONNX Runtime - net| on ``n`` random inputs; beyond ``TOLERANCE``, an OnnxImportError naming the first
-    layer whose output differs from the ONNX value it stands for."""
+    """The largest difference ``max |ONNX Runtime - net|`` on ``n`` random inputs; beyond ``TOLERANCE``, an
+    OnnxImportError naming the first layer whose output differs from the ONNX value it stands for."""
     import onnxruntime as ort
 
     graph = builder.graph

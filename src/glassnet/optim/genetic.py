@@ -47,7 +47,7 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
 class GeneticAlgorithm(Optimizer):
     """Gradient-free optimiser: one ``train_step`` is one generation of a genetic algorithm.
 
-    ``mutation_scale`` sigma (a float or a :class:`~glassnet.optim.Schedule` of the epoch) plays the part
+    ``mutation_scale`` sigma (a float or a :class:`~glassnet.Schedule` of the epoch) plays the part
     of the learning rate and is reported as ``lr``. The first generation is the model's current weights
     theta_0 and ``population - 1`` perturbations  theta_0 + ``init_scale`` * N(0, I).
     ``evaluations`` counts loss evaluations (forward passes); ``best_loss`` is the last generation's best.

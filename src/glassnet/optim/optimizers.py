@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 OPTIMIZER_CLASSES: dict[str, type[Optimizer]] = {}
 """Every optimiser class by its class name, as model files name them (the genetic algorithm included)."""
 register_optimizer = registrar(OPTIMIZER_CLASSES)
+register_optimizer.__doc__ = """Class decorator: register an :class:`~glassnet.Optimizer` subclass under its class
+name, so that model files (and ``OPTIMIZER_CLASSES``) can name it."""
 
 
 class Optimizer:
@@ -42,7 +44,7 @@ class Optimizer:
     """Per-parameter arrays that are workspace, not state: left out of ``state_dict``."""
 
     config_schema: dict[str, Field] = {"lr": Float(0, low_open=True)}
-    """Ranges of the saved config's values (see :mod:`glassnet.schema`); the keys come from ``__init__``."""
+    """Ranges of the saved config's values (see :mod:`glassnet._base.schema`); the keys come from ``__init__``."""
 
     def __init__(self, lr: float | Schedule | Callable[[int], float]) -> None:
         self.schedule = lr if callable(lr) else None

@@ -84,7 +84,7 @@ def _dense_groups(model: Any) -> list[tuple[Any, Any]]:
 
 def network_diagram(model: Any, x: Any = None, path: str | os.PathLike | None = None) -> Figure:
     """A small Dense network neuron by neuron: edges red for w > 0 and blue for w < 0, their width
-    proportional to |w|; each neuron's bias b below it (when there is room).
+    proportional to :math:`|w|`; each neuron's bias b below it (when there is room).
 
     With an input ``x`` (one sample), ``model.forward(x[None])`` is run and each neuron shows its
     activation a = f(z) for that input, shaded by value. For networks of at most ``MAX_UNITS`` units a layer.

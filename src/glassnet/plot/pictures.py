@@ -41,7 +41,7 @@ def weights_as_images(model_or_W: Any, shape: tuple[int, int] = (28, 28),
     looks for in the input.
 
     Red is w > 0 (ink there excites the unit), blue w < 0 (ink there inhibits it), white w = 0, on one colour
-    scale symmetric about zero (vmin = -vmax, vmax = max |w| over the shown tiles). Units go left to right,
+    scale symmetric about zero (vmin = -vmax, vmax = max :math:`|w|` over the shown tiles). Units go left to right,
     top to bottom; at most ``max_tiles`` (the first ones) are shown. ``W`` has shape (n_in, n_out) as in a
     Dense layer; a matrix given as (n_out, n_in) is transposed. Conv2D filters W (C', C, kh, kw) on one input
     channel show as kh x kw tiles (``shape`` is then not used).

@@ -22,7 +22,7 @@ class Callback:
     ``on_train_end`` also runs when training is interrupted (Ctrl-C, SIGTERM), with
     ``logs["interrupted"] = True``. A callback that carries state from one epoch to the next returns it
     from ``state_dict()`` (JSON values and NumPy arrays) and takes it back in ``load_state_dict``: a
-    :class:`~glassnet.checkpoint.TrainingCheckpoint` saves it, and ``fit(..., resume=...)`` restores it
+    :class:`~glassnet.TrainingCheckpoint` saves it, and ``fit(..., resume=...)`` restores it
     after ``on_train_begin``.
     """
 
