@@ -198,7 +198,7 @@ def test_large_picture_is_reduced_before_preprocessing(digits, tmp_path):
     (lambda p, d: p.write_bytes(b"GIF89a but not really"), "cannot read"),
     (lambda p, d: p.write_bytes(_png_bytes(d)[:120]), "cannot read"),
     (lambda p, d: p.write_bytes(_jpeg_bytes(d)[:300]), "cannot read"),
-    (lambda p, d: p.mkdir(), "found no file"),
+    (lambda p, d: p.mkdir(), "is a directory, not a picture"),
 ], ids=["empty", "not-an-image", "truncated-png", "truncated-jpeg", "a-folder"])
 def test_bad_picture_files_fail_in_one_line(digits, tmp_path, make, match):
     path = tmp_path / "digit.png"

@@ -158,6 +158,6 @@ def test_train_command_options(tmp_path, capsys):
     for bad, message in ((["--augment", "twist=1"], "KEY=NUMBER"), (["--warmup", "2"], "warm-up goes with"),
                          (["--loss", "mse", "--label-smoothing", "0.1"], "needs --loss cross_entropy")):
         assert main(["train", "--sample", "--epochs", "1", "--schedule", "exponential", *bad,
-                     "--out", str(tmp_path / "x.npz")]) == 1
+                     "--out", str(tmp_path / "x.npz")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err

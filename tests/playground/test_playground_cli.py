@@ -90,7 +90,7 @@ def test_bad_model_files_and_options(tmp_path):
     out = run("playground", str(tmp_path / "xor.npz"), "--no-browser")
     assert out.returncode == 1 and "the digit page needs models of 28x28 = 784 pixels" in out.stderr
     out = run("playground", "--port", "70000", "--no-browser")
-    assert out.returncode == 1 and "--port must be in 0..65535" in out.stderr
+    assert out.returncode == 2 and "--port must be a port number in 0..65535, got 70000" in out.stderr
 
 
 def test_another_host_than_this_computer_gets_a_warning(capsys):

@@ -13,7 +13,18 @@ import time
 from typing import Any
 
 from glassnet._base.blas import blas_threads
-from glassnet.commands._common import add_data_dir, add_threads, emit_json
+from glassnet.commands._common import (
+    UsageError,
+    add_data,
+    add_json,
+    add_seed,
+    add_threads,
+    check_data_options,
+    check_output_file,
+    check_writable,
+    emit_json,
+    epochs_text,
+)
 from glassnet.optim.schedules import NAMED_SCHEDULES
 
 HELP = "train an autoencoder on MNIST and compare its test reconstruction error with PCA"
@@ -75,16 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", type=float, default=0.0,
                         help="denoising: Gaussian std, or masking probability with --noise-type masking")
     parser.add_argument("--noise-type", choices=("gaussian", "masking"), default="gaussian")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default 0)")
-    add_data_dir(parser)
-    parser.add_argument("--sample", action="store_true",
-                        help="use the embedded 5,000 / 1,000-image MNIST sample (quick runs)")
+    add_seed(parser, "seed of the weights and the batches (default 0)")
+    add_data(parser)
     add_threads(parser)
     parser.add_argument("--out", default=None, help="save the trained autoencoder to this .npz file")
     parser.add_argument("--log-dir", metavar="DIR",
                         help="record the run here (every epoch's weights, statistics, reconstructions of 100 test "
                              "digits, TensorBoard events; glassnet playground --runs DIR replays it)")
-    parser.add_argument("--json", action="store_true", help="end stdout with one JSON object of the results")
+    add_json(parser)
 
 
 def _epoch_lines(epochs: int) -> Any:
@@ -112,18 +121,33 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def _check(args: argparse.Namespace) -> None:
+    """Every option and path, before any data is read (usage errors exit 2)."""
+    import math
+
     resolve(args)
-    for name in ("code", "epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("code", "epochs", "batch_size", "warmup"):
+        low = 0 if name == "warmup" else 1
+        if getattr(args, name) < low:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(args, name)}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr must be a positive number, got {args.lr:g}")
     if not 0 < args.lr_decay <= 1:
-        raise ValueError(f"--lr-decay must be in (0, 1], got {args.lr_decay}")
-    if args.l2 < 0:
-        raise ValueError(f"--l2 must be >= 0, got {args.l2}")
-    if args.noise < 0 or (args.noise_type == "masking" and args.noise >= 1):
-        raise ValueError(f"--noise must be >= 0 (and < 1 for masking), got {args.noise}")
-    if args.sample and args.data_dir is not None:
-        raise ValueError("give either --sample or --data-dir, not both")
+        raise UsageError(f"--lr-decay must be in (0, 1], got {args.lr_decay}")
+    if not args.l2 >= 0 or not math.isfinite(args.l2):
+        raise UsageError(f"--l2 must be >= 0, got {args.l2}")
+    if not args.noise >= 0 or (args.noise_type == "masking" and args.noise >= 1) or not math.isfinite(args.noise):
+        raise UsageError(f"--noise must be >= 0 (and < 1 for masking), got {args.noise}")
+    from glassnet.optim.schedules import learning_rate
+
+    try:
+        learning_rate(args.schedule, args.lr, args.epochs, args.lr_decay, args.warmup)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    check_data_options(args)
+    if args.out:
+        check_output_file(args.out, "--out")
+    if args.log_dir:
+        check_writable(args.log_dir, "--log-dir")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         from glassnet._base.extras import require_extra
 
         require_extra("tensorboardX", "runs", "--log-dir")
-    with blas_threads(args.threads):
+    with blas_threads(args.threads or 0):
         result = _train_and_compare(args)
     pca_name = f"PCA ({args.code} components)"
     width = max(len(result["architecture"]), len(pca_name))
@@ -140,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
           f"(sum over {result['n_features']} pixels, mean over {result['n_test']:,} images)")
     print(f"{'model':<{width}}  {'error':>7}  {'seconds':>8}")
     print(f"{result['architecture']:<{width}}  {result['ae_test_sq_error_per_image']:>7.3f}  "
-          f"{result['seconds']:>8.1f}   ({result['epochs']} epochs)")
+          f"{result['seconds']:>8.1f}   ({epochs_text(result['epochs'])})")
     print(f"{pca_name:<{width}}  {result['pca_test_sq_error_per_image']:>7.3f}  "
           f"{result['pca_seconds']:>8.1f}")
     if args.out:
@@ -159,8 +183,8 @@ def _train_and_compare(args: argparse.Namespace) -> dict[str, Any]:
     from glassnet.optim.optimizers import Adam
     from glassnet.optim.schedules import learning_rate
 
-    X, _, source = mnist.load("train", args.data_dir, sample=args.sample, return_source=True)
-    Xt, yt = mnist.load("test", args.data_dir, sample=args.sample)
+    X, _, source = mnist.load("train", args.data_dir, sample=args.sample, return_source=True, notice=False)
+    Xt, yt = mnist.load("test", args.data_dir, sample=args.sample, notice=False)
     if args.code > X.shape[1]:
         raise ValueError(f"--code must be at most {X.shape[1]} (the number of pixels), got {args.code}")
     noise = None

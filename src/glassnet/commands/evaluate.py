@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import argparse
 
-from glassnet.commands._common import add_data_dir, emit_json, load_mnist
+from glassnet._base.blas import blas_threads
+from glassnet.commands._common import (
+    add_data,
+    add_json,
+    add_quiet,
+    add_threads,
+    check_data_options,
+    check_input_file,
+    emit_json,
+    load_mnist,
+)
 
 HELP = "evaluate a saved digit recogniser on the MNIST test set"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file written by glassnet train")
-    add_data_dir(p)
-    p.add_argument("--json", action="store_true", help="end with one JSON line of results on stdout")
+    add_data(p)
+    add_threads(p)
+    add_json(p)
+    add_quiet(p, "no data line on stderr")
 
 
 def report(cm, accuracy: float) -> str:
@@ -35,12 +47,15 @@ def run(args: argparse.Namespace) -> int:
     import glassnet as gn
     from glassnet.metrics import confusion_matrix, precision_recall, to_labels
 
+    check_input_file(args.model)
+    check_data_options(args)
     model = gn.load(args.model)
     if model.input_shape != (784,) or model.output_shape != (10,):
         raise ValueError(f"{args.model} maps {model.input_shape} to {model.output_shape}; "
                          "a digit recogniser maps (784,) to (10,)")
-    X, y, source = load_mnist("test", args.data_dir)
-    pred = to_labels(model.predict(X))
+    X, y, source = load_mnist("test", args.data_dir, quiet=args.quiet, sample=args.sample)
+    with blas_threads(args.threads or 0):
+        pred = to_labels(model.predict(X))
     cm = confusion_matrix(y, pred, 10)
     accuracy = float(cm.trace() / cm.sum())
     print(report(cm, accuracy))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.commands._common import add_threads, check_writable, emit_json
+from glassnet.commands._common import add_json, add_threads, check_input_file, check_output_file, emit_json
 
 HELP = "show why a model gave its answer on digit pictures (attributions), or what a layer's units look for"
 METHODS = {"ig": "integrated gradients", "saliency": "saliency (gradient)", "gradxinput": "gradient x input",
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units", metavar="LAYER", help="draw what each unit of LAYER (a name or an index) looks for")
     p.add_argument("--max-units", type=int, default=64, metavar="N", help="--units: at most N units (default 64)")
     p.add_argument("-o", "--output", required=True, help=f"picture to write ({', '.join(FORMATS)})")
-    p.add_argument("--json", action="store_true", help="end with one JSON line of results on stdout")
+    add_json(p)
     add_threads(p)
 
 
@@ -62,24 +62,20 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     if args.max_units < 1:
         raise ValueError(f"--max-units must be >= 1, got {args.max_units}")
-    if args.threads < 0:
-        raise ValueError(f"--threads must be >= 0, got {args.threads}")
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:
         raise ValueError(f"-o must name a {', '.join(FORMATS)} file, got {args.output!r}")
     for path in args.images:
-        if not Path(path).is_file():
-            raise FileNotFoundError(2, "no such picture", str(path))
-    if not Path(args.model).is_file():
-        raise FileNotFoundError(2, "no such model file", str(args.model))
-    check_writable(out.parent, "-o")
+        check_input_file(path, "picture")
+    check_input_file(args.model)
+    check_output_file(out, "-o")
 
 
 def run(args: argparse.Namespace) -> int:
     from glassnet._base.blas import blas_threads
 
     _check_options(args)
-    with blas_threads(args.threads):
+    with blas_threads(args.threads or 0):
         return _units(args) if args.units is not None else _pictures(args)
 
 

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from glassnet.commands._common import emit_json
+from glassnet.commands._common import COUNT, add_json, check_input_file, check_output_file, emit_json
 
 HELP = "write a saved model as an ONNX file (runs in ONNX Runtime from C++, C#, Java, JavaScript, ...)"
 
@@ -14,12 +14,12 @@ HELP = "write a saved model as an ONNX file (runs in ONNX Runtime from C++, C#, 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file written by glassnet")
     p.add_argument("out", help="the ONNX file to write, e.g. model.onnx")
-    p.add_argument("--opset", type=int, default=None,
+    p.add_argument("--opset", type=COUNT, default=None,
                    help="ONNX operator set version (default 17; 13 and later are supported)")
     p.add_argument("--verify", action="store_true",
                    help="run the file in onnxruntime on 100 random inputs and print the largest difference "
                         "from the model's own predictions")
-    p.add_argument("--json", action="store_true", help="end with one JSON line of results on stdout")
+    add_json(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
         raise RuntimeError(f"this command needs the onnx extra: pip install 'glassnet[onnx]' ({e})") from None
     from glassnet import onnx as gn_onnx
     from glassnet.model.file import load
+
+    check_input_file(args.model)
+    check_output_file(args.out, "OUT")
 
     model = load(args.model)
     start = time.perf_counter()

@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from glassnet.commands._common import add_data_dir
+from glassnet.commands._common import Number, add_data_dir, add_seed, check_data_options, check_input_file
 
 HELP = "serve the playground: draw digits through your models, train 2-D networks and MNIST live, in a browser"
 EXTRA = ("playground", ("starlette", "uvicorn", "PIL"))
+PORT = Number("int", 0, 65535, words="a port number in 0..65535")
 QUICK = {"hidden": [128, 64], "epochs": 4, "dropout": 0.0, "early_stopping": 0, "validation": 0.0}
 """The model trained at start when none is given: the default preset, smaller, on the embedded sample."""
 
@@ -22,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="digit recognisers saved by glassnet train (default: train a small one in a few seconds)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    p.add_argument("--port", type=PORT, default=8000, help="port (default 8000; 0: any free port)")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="also answer requests naming this host (repeatable; default: localhost, 127.0.0.1, "
                         "[::1] and the --host address only, against DNS rebinding)")
@@ -31,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "on any other address; the printed URL carries it)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add_data_dir(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the model trained at start (default 0)")
+    add_seed(p, "seed of the model trained at start (default 0)")
     p.add_argument("--runs", action="append", default=[], metavar="DIR",
                    help="recorded runs for the Runs page: a run (glassnet train --log-dir DIR) or a folder of runs, "
                         "where the live training's runs are kept too (repeatable)")
@@ -65,8 +66,6 @@ def _quick_model(seed: int) -> tuple[str, Any, str]:
 
 def run(args: argparse.Namespace) -> int:
     require(*EXTRA)
-    if not 0 <= args.port <= 65535:
-        raise ValueError(f"--port must be in 0..65535, got {args.port}")
     from glassnet.playground.security import check_allowed_host, check_token
 
     for name in args.allow_host:
@@ -77,25 +76,34 @@ def run(args: argparse.Namespace) -> int:
     from glassnet.model.file import load
     from glassnet.playground import serve
     from glassnet.playground.digits import check_digit_model
+    from glassnet.playground.server import bind
 
+    check_data_options(args)
     if args.data_dir is not None:
         mnist.locate("test", args.data_dir)  # a folder without the files fails here, in one line
     if args.runs:
         from glassnet.playground.runs import check_roots
 
         check_roots(args.runs)  # neither a run nor a folder of runs: one line, before the model is trained
-    models, names = [], set()
     for path in args.models:
-        model = load(path)
-        check_digit_model(model, path)
-        name, k = Path(path).stem, 1
-        while name in names:
-            k += 1
-            name = f"{Path(path).stem}-{k}"
-        names.add(name)
-        models.append((name, model, str(path)))
-    if not models:
-        models.append(_quick_model(args.seed))
+        check_input_file(path)
+    sock = bind(args.host, args.port)  # a port in use fails now, not after the start model is trained
+    try:
+        models, names = [], set()
+        for path in args.models:
+            model = load(path)
+            check_digit_model(model, path)
+            name, k = Path(path).stem, 1
+            while name in names:
+                k += 1
+                name = f"{Path(path).stem}-{k}"
+            names.add(name)
+            models.append((name, model, str(path)))
+        if not models:
+            models.append(_quick_model(args.seed))
+    except BaseException:
+        sock.close()
+        raise
     serve(models, args.host, args.port, open_browser=not args.no_browser, data_dir=args.data_dir,
-          allow_hosts=args.allow_host, token=args.token, runs=args.runs)
+          allow_hosts=args.allow_host, token=args.token, runs=args.runs, sock=sock)
     return 0

@@ -16,6 +16,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from glassnet.commands._common import (
+    COUNT,
+    add_data_dir,
+    add_sample,
+    check_data_options,
+    check_input_file,
+    check_output_file,
+)
+
 HELP = ("draw a model's weights, confusion matrix, wrong digits or diagram, the activation functions, or LDA's "
         "directions beside PCA's")
 KINDS = ("weights", "confusion", "misclassified", "diagram", "activations", "discriminants")
@@ -27,15 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL",
                         help="model file (.npz) saved by glassnet; not for 'activations' or 'discriminants'")
     parser.add_argument("-o", "--output", required=True, help="picture to write (.png)")
-    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (confusion, misclassified, "
-                        "discriminants)")
-    parser.add_argument("--sample", action="store_true",
-                        help="use the embedded MNIST sample: 1,000 test images (confusion, misclassified), "
-                        "and 5,000 training images (discriminants)")
-    parser.add_argument("--limit", type=int, help="use only the first N images (test; training for discriminants)")
+    add_data_dir(parser)
+    add_sample(parser, "use the embedded MNIST sample: 1,000 test images (confusion, misclassified), and 5,000 "
+                       "training images (discriminants)")
+    parser.add_argument("--limit", type=COUNT, help="use only the first N images (test; training for discriminants)")
     parser.add_argument("--shape", help="tile shape HxW of weights and digits (default square: 784 -> 28x28)")
-    parser.add_argument("--max-tiles", type=int, default=64, help="weights: at most this many units (64)")
-    parser.add_argument("--max-images", type=int, default=36, help="misclassified: at most this many (36)")
+    parser.add_argument("--max-tiles", type=COUNT, default=64, help="weights: at most this many units (64)")
+    parser.add_argument("--max-images", type=COUNT, default=36, help="misclassified: at most this many (36)")
     parser.add_argument("--input", help="diagram: one input sample as comma-separated numbers, e.g. 0,1")
     parser.add_argument("--names", help="activations: comma-separated names, e.g. sigmoid,tanh,relu")
 
@@ -89,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.kind in NO_MODEL and args.model is not None:
         raise ValueError(f"'{args.kind}' takes no model file")
+    if args.model is not None:
+        check_input_file(args.model)
+    check_data_options(args)
+    check_output_file(args.output, "-o")
     if args.kind == "discriminants":
         from glassnet.datasets import mnist
 

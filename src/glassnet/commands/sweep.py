@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from glassnet.commands import train
-from glassnet.commands._common import emit_json
+from glassnet.commands._common import COUNT, add_seed, add_threads, check_data_options, emit_json
 
 HELP = ("search glassnet train's settings (grid, random, seeds, successive halving) on local processes or a "
         "Dask cluster; 'glassnet sweep show DIR' prints the results")
@@ -35,41 +35,43 @@ class _TrainOptions:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.usage = ("glassnet sweep (--grid KEY=V1,V2,... | --random KEY=DIST | --seeds N) --out DIR [options]\n"
+               "       glassnet sweep show DIR [--sort KEY] [--top N] [--plot PATH]")
     s = p.add_argument_group("the search")
     s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="every listed value of a glassnet train option (repeatable: all combinations), e.g. "
                         "lr=0.01,0.1 or hidden=128,512-256")
     s.add_argument("--random", action="append", default=[], metavar="KEY=DIST",
                    help="draws of an option: KEY=uniform(A,B), KEY=loguniform(A,B) or KEY=choice(V1,V2,...)")
-    s.add_argument("--trials", type=int, metavar="N", help="random draws (per grid point; default 10)")
-    s.add_argument("--seeds", type=int, default=1, metavar="N",
+    s.add_argument("--trials", type=COUNT, metavar="N", help="random draws (per grid point; default 10)")
+    s.add_argument("--seeds", type=COUNT, default=1, metavar="N",
                    help="seeds per configuration, reported as mean and spread (default 1)")
-    s.add_argument("--seed", type=int, default=0, help="base seed of the trial seeds and random draws (default 0)")
+    add_seed(s, "base seed of the trial seeds and random draws (default 0)")
     s.add_argument("--halving", action="store_true",
                    help="successive halving over epochs: train all for a few epochs, keep the best third, ...")
     s.add_argument("--metric", choices=("val_accuracy", "val_loss"), default="val_accuracy",
                    help="what ranks the trials (default val_accuracy)")
     w = p.add_argument_group("where trials run and what is kept")
-    w.add_argument("--jobs", type=int, metavar="N",
+    w.add_argument("--jobs", type=COUNT, metavar="N",
                    help="local worker processes (default: one per core; 1: in this process); with --scheduler "
                         "local, the local Dask workers")
     w.add_argument("--scheduler", metavar="ADDRESS",
                    help="a Dask scheduler (tcp://HOST:8786, started with 'dask scheduler' and 'dask worker'), "
                         "or 'local' for a Dask cluster on this machine; needs glassnet[distributed]")
-    w.add_argument("--threads", type=int, default=1, metavar="N", help="BLAS threads per trial (default 1)")
+    add_threads(w, default=1)
     w.add_argument("--out", metavar="DIR", help="folder for sweep.json, trials.jsonl and best.npz (required)")
     w.add_argument("--resume", action="store_true", help="continue the sweep in --out: run only missing trials")
-    w.add_argument("--train-images", type=int, metavar="N", help="train on the first N training images only")
-    w.add_argument("--test-images", type=int, metavar="N", help="test on the first N test images only")
+    w.add_argument("--train-images", type=COUNT, metavar="N", help="train on the first N training images only")
+    w.add_argument("--test-images", type=COUNT, metavar="N", help="test on the first N test images only")
     train.add_arguments(_TrainOptions(p.add_argument_group("fixed settings: any glassnet train option")))
-    sub = p.add_subparsers(dest="action", metavar="show", help="print a sweep's table (and plot) from its folder")
+    sub = p.add_subparsers(dest="action", help=argparse.SUPPRESS)  # named once, in the usage and the description
     show = sub.add_parser("show", help="print the table of a sweep and plot its metric against each option",
                           description="print the table of a sweep (one row per configuration, mean +- standard "
                                       "deviation over its seeds) and plot its metric against each swept option")
     show.add_argument("dir", metavar="DIR", help="the sweep's --out folder")
     show.add_argument("--sort", metavar="KEY", help="a swept option, the metric, the test metric or seconds "
                                                     "(default: the metric, best first)")
-    show.add_argument("--top", type=int, metavar="N", help="only the first N rows")
+    show.add_argument("--top", type=COUNT, metavar="N", help="only the first N rows")
     show.add_argument("--plot", metavar="PATH", help="where to draw the plot (default DIR/sweep.png)")
 
 
@@ -85,7 +87,7 @@ def sweepable() -> dict[str, Any]:
     options = {}
     for action in parser._actions:
         if action.dest in keys:
-            kind = {float: "float", int: "int"}.get(action.type, "other")
+            kind = getattr(action.type, "kind", {float: "float", int: "int"}.get(action.type, "other"))
             options[action.dest] = Option(_reader(action, action.dest in lists), kind)
     return options
 
@@ -102,7 +104,8 @@ def _reader(action: argparse.Action, is_list: bool) -> Any:
 
         return read_switch
     convert = action.type or str
-    what = {float: "a number", int: "a whole number"}.get(convert)
+    plain = {"float": float, "int": int}.get(getattr(convert, "kind", ""), convert)  # a checked number's kind
+    what = {float: "a number", int: "a whole number"}.get(plain)
 
     def read(text: str) -> Any:
         if is_list:
@@ -110,7 +113,12 @@ def _reader(action: argparse.Action, is_list: bool) -> Any:
         try:
             value = convert(text)
         except (ValueError, argparse.ArgumentTypeError) as e:
-            raise ValueError(f"expected {what}, got {text!r}" if what else str(e)) from None
+            try:  # a number out of its range says so ("must be a positive number, got 0")
+                plain(text)
+                message = str(e) if what else ""
+            except (ValueError, TypeError):
+                message = ""
+            raise ValueError(message or (f"expected {what}, got {text!r}" if what else str(e))) from None
         if action.choices is not None and value not in action.choices:
             raise ValueError(f"expected one of {', '.join(map(str, action.choices))}, got {text!r}")
         return value
@@ -143,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         return _show(args)
     if not args.out:
         raise ValueError("--out DIR is required: the folder for trials.jsonl and best.npz")
+    check_data_options(args)
     from glassnet.parallel.executors import connect, local_cluster, require_distributed
     from glassnet.sweep import driver
     from glassnet.sweep.tasks import TrainSettings, mnist_data

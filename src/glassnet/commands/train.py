@@ -18,19 +18,40 @@ from pathlib import Path
 from typing import Any
 
 from glassnet._base.blas import blas_threads
-from glassnet.commands._common import add_data_dir, add_threads, check_writable, emit_json, load_mnist
+from glassnet.commands._common import (
+    COUNT,
+    FRACTION,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    Number,
+    UsageError,
+    add_data,
+    add_json,
+    add_quiet,
+    add_seed,
+    add_threads,
+    check_data_options,
+    check_output_file,
+    check_writable,
+    emit_json,
+    epochs_text,
+    load_mnist,
+)
 from glassnet.optim.schedules import NAMED_SCHEDULES
 from glassnet.presets import COMMON, PRESETS, build
 
 HELP = "train an MNIST digit recogniser (784 inputs, 10 outputs), report test accuracy and save the model"
+DECAY = Number("float", 0, 1, low_open=True)
+BATCH = Number("int", 0, words="a whole number >= 1 (or 0: the full batch)")
 
 def _int_list(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 128,64, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be comma-separated layer sizes like 128,64, got {text!r}") from None
     if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be positive layer sizes, got {text!r}")
     return sizes
 
 
@@ -42,40 +63,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activation", help="hidden activation: relu, sigmoid, tanh, leaky_relu, ...")
     p.add_argument("--loss", help="cross_entropy (softmax output), mse or binary_cross_entropy (sigmoid output)")
     p.add_argument("--optimizer", help="sgd, adam or rmsprop")
-    p.add_argument("--lr", type=float, help="learning rate eta")
-    p.add_argument("--momentum", type=float, help="SGD momentum mu")
-    p.add_argument("--decay", type=float, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
+    p.add_argument("--lr", type=POSITIVE, help="learning rate eta")
+    p.add_argument("--momentum", type=FRACTION, help="SGD momentum mu, in [0, 1)")
+    p.add_argument("--decay", type=DECAY, help="learning-rate decay per epoch: eta_t = eta * decay^t (1 = none)")
     p.add_argument("--schedule", choices=NAMED_SCHEDULES,
                    help="learning-rate schedule: exponential (eta decay^t, with --decay), cosine "
                         "(warm-up, then cosine annealing to 0 at the last epoch) or onecycle (up to --lr over "
                         "the first 30%%, then down); cosine and onecycle change eta every batch")
-    p.add_argument("--warmup", type=int, metavar="N",
+    p.add_argument("--warmup", type=NON_NEGATIVE_INT, metavar="N",
                    help="cosine: epochs of linear warm-up (default 0); onecycle: epochs of the rise (default 30%%)")
-    p.add_argument("--label-smoothing", type=float, metavar="EPS",
+    p.add_argument("--label-smoothing", type=FRACTION, metavar="EPS",
                    help="cross_entropy: train on (1 - EPS) y + EPS / 10 in place of one-hot y (default 0)")
     p.add_argument("--augment", nargs="?", const="on", metavar="SPEC",
                    help="distort every training image afresh: random shifts, rotations, scaling and shear, "
                         "elastic with alpha > 0; SPEC like shift=2,rotate=10,scale=0.1,shear=0.15,alpha=34,"
                         "sigma=4 (unnamed keys keep these defaults, alpha 0); off: none")
-    p.add_argument("--epochs", type=int, help="maximum number of epochs")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (0: full batch)")
-    p.add_argument("--l1", type=float, help="L1 penalty lambda on all weights (default 0)")
-    p.add_argument("--l2", type=float, help="L2 penalty lambda on all weights")
-    p.add_argument("--dropout", type=float, help="dropout rate after each hidden layer")
+    p.add_argument("--epochs", type=COUNT, help="maximum number of epochs")
+    p.add_argument("--batch-size", type=BATCH, help="mini-batch size (0: full batch)")
+    p.add_argument("--l1", type=NON_NEGATIVE, help="L1 penalty lambda on all weights (default 0)")
+    p.add_argument("--l2", type=NON_NEGATIVE, help="L2 penalty lambda on all weights")
+    p.add_argument("--dropout", type=FRACTION, help="dropout rate after each hidden layer")
     p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction,
                    help="batch normalisation of each hidden dense layer's and each convolution's z, before its "
                         "activation (default: off)")
     p.add_argument("--init", help="weight initialisation: auto, he, xavier, lecun, normal, standard_normal")
-    p.add_argument("--early-stopping", type=int, metavar="N",
+    p.add_argument("--early-stopping", type=NON_NEGATIVE_INT, metavar="N",
                    help="stop after N epochs without validation improvement (0: off)")
-    p.add_argument("--validation", type=float, metavar="FRACTION",
+    p.add_argument("--validation", type=FRACTION, metavar="FRACTION",
                    help="fraction of the training set held out for validation (presets: 1/12, i.e. 5,000 "
                         "images; 3b1b: 0.02)")
     add_threads(p)
-    p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and dropout (default 0)")
-    add_data_dir(p)
-    p.add_argument("--sample", action="store_true",
-                   help="use the embedded 5,000 / 1,000-image MNIST sample (quick runs)")
+    add_seed(p)
+    add_data(p)
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     p.add_argument("--checkpoint-dir", metavar="DIR",
                    help="write the whole training state here after every epoch (keeps the newest two)")
@@ -87,8 +106,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "100 test digits, and TensorBoard events (glassnet playground --runs DIR replays it; "
                         "checkpoints go to DIR/checkpoints unless --checkpoint-dir; --resume DIR continues it)")
     p.add_argument("--plots", metavar="DIR", help="also write training curves, weights and confusion matrix here")
-    p.add_argument("--json", action="store_true", help="end with one JSON line of results on stdout")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    add_json(p)
+    add_quiet(p, "no per-epoch progress")
 
 
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,7 +121,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    with blas_threads(args.threads):
+    with blas_threads(args.threads or 0):
         return _run(args)
 
 
@@ -117,14 +136,18 @@ def _run(args: argparse.Namespace) -> int:
         from glassnet._base.extras import require_extra
 
         require_extra("tensorboardX", "runs", "--log-dir")
+    check_data_options(args)
     cfg, seed, resume, ckpt_dir = _settings(args)  # a resumed run's own settings (and args.preset)
     if cfg["epochs"] < 1:
-        raise ValueError(f"--epochs must be >= 1, got {cfg['epochs']}")
-    check_writable(Path(args.out).parent, "--out")
+        raise UsageError(f"--epochs must be >= 1, got {cfg['epochs']}")
+    check_output_file(args.out, "--out")
     for folder, option in ((ckpt_dir, "--checkpoint-dir"), (args.plots, "--plots"), (args.log_dir, "--log-dir")):
         if folder:
             check_writable(Path(folder), option)
-    model = build(cfg, seed)
+    try:
+        model = build(cfg, seed)
+    except (ValueError, TypeError) as e:  # a name, a schedule's warm-up, a loss and its options: the settings
+        raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
     X, y, source = load_mnist("train", args.data_dir, sample=args.sample)
     X_test, y_test, _ = load_mnist("test", args.data_dir, quiet=True, sample=args.sample)
     model.summary(file=sys.stderr)
@@ -165,7 +188,7 @@ def _run(args: argparse.Namespace) -> int:
         for path in write_training_plots(model, history, X_test, y_test, args.plots):
             print(f"wrote {path}", file=sys.stderr)
     n_right = int(round(test["accuracy"] * X_test.shape[0]))
-    print(f"test accuracy {test['accuracy']:.4f} ({n_right:,}/{X_test.shape[0]:,}) after {epochs_run} epochs "
+    print(f"test accuracy {test['accuracy']:.4f} ({n_right:,}/{X_test.shape[0]:,}) after {epochs_text(epochs_run)} "
           f"in {seconds:.1f} s; model saved to {args.out}")
     if args.json:
         emit_json(result)

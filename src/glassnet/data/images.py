@@ -53,6 +53,8 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
     from PIL import ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path} is a directory, not a picture")
     if not path.is_file():
         raise ImageError(f"expected a picture file, found no file at {path}")
     if path.stat().st_size == 0:

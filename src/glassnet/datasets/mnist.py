@@ -6,8 +6,10 @@
 2. the directory named by the environment variable ``GLASSNET_DATA_DIR``,
 3. the user cache: ``$GLASSNET_CACHE_DIR/mnist``, else ``$XDG_CACHE_HOME/glassnet/mnist``,
    else ``~/.cache/glassnet/mnist``,
-4. a download from public mirrors into that cache (when ``download=True``),
-5. the embedded sample of 5,000 training and 1,000 test images, with a one-line notice on stderr.
+4. a download from public mirrors into that cache (when ``download=True``; offline, a host name that does not
+   resolve ends it at once, and a cache folder made for it is removed again),
+5. the embedded sample of 5,000 training and 1,000 test images, with a one-line notice on stderr (once per
+   process) that names ``--data-dir DIR`` and ``--sample``.
 
 A directory also counts when the files are in its ``mnist`` subfolder, and uncompressed IDX files (the same
 names without ``.gz``) are accepted. Every file is checked against the SHA-256 of its uncompressed content.
@@ -21,9 +23,11 @@ import hashlib
 import http.client
 import math
 import os
+import socket
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -35,7 +39,8 @@ from glassnet._base.checks import check_labels
 from glassnet._base.registry import lookup
 
 __all__ = [
-    "DatasetError", "FILES", "MIRRORS", "SHA256", "cache_dir", "download", "load", "locate", "read_idx",
+    "DatasetError", "FILES", "MIRRORS", "OfflineError", "SHA256", "cache_dir", "download", "load", "locate",
+    "read_idx",
 ]
 
 
@@ -185,7 +190,11 @@ def locate(split: str = "train", data_dir: str | os.PathLike | None = None) -> t
     """
     split = _check_split(split)
     if data_dir is not None:
-        files = _split_files(Path(data_dir).expanduser(), split)
+        directory = Path(data_dir).expanduser()
+        if not directory.is_dir():
+            what = "is not a folder" if directory.exists() else "does not exist"
+            raise DatasetError(f"data_dir {os.fspath(data_dir)!r} {what}")
+        files = _split_files(directory, split)
         if files is None:
             wanted = ", ".join(FILES[split])
             raise DatasetError(f"data_dir {os.fspath(data_dir)!r} lacks the MNIST files {wanted}")
@@ -211,10 +220,13 @@ def _urlopen(url: str, timeout: float) -> http.client.HTTPResponse:
     return urllib.request.urlopen(request, timeout=timeout)
 
 
-def _fetch(url: str, dest: Path, verbose: bool) -> None:
+def _fetch(url: str, dest: Path, verbose: bool, announce: str | None = None) -> None:
+    """``url`` into ``dest``; ``announce`` is printed once the server has answered (never when offline)."""
     from tqdm.auto import tqdm
 
     with _urlopen(url, _TIMEOUT_S) as response, open(dest, "wb") as out:
+        if announce:
+            print(announce, file=sys.stderr)
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name.split(".")[0],
                   disable=not verbose, leave=False, file=sys.stderr) as bar:
@@ -232,43 +244,70 @@ def download(split: str = "train", directory: str | os.PathLike | None = None, *
     """
     split = _check_split(split)
     target = Path(directory).expanduser() if directory is not None else cache_dir()
+    made = [d for d in (target, *target.parents) if not d.exists()]  # deepest first, removed again on failure
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DatasetError(f"cannot create the MNIST directory {target}: {e.strerror or e}") from None
-    for name in FILES[split]:
-        final = target / name
-        if final.is_file():
-            continue
-        if verbose:
-            print(f"glassnet: downloading {name} into {target}", file=sys.stderr)
-        errors: list[str] = []
-        for attempt in range(_RETRIES):
-            if attempt:
-                time.sleep(_RETRY_DELAY_S * attempt)
-            for mirror in mirrors:
-                fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target)
-                os.close(fd)
-                tmp = Path(tmp_name)
-                try:
-                    _fetch(mirror + name, tmp, verbose)
-                    read_idx(tmp, SHA256[name])
-                    os.replace(tmp, final)
-                    break
-                except (OSError, ValueError, http.client.HTTPException) as e:
-                    errors.append(f"{mirror}: {' '.join(str(e).split()) or type(e).__name__}")
-                finally:
-                    tmp.unlink(missing_ok=True)
-            if final.is_file():
+    try:
+        for name in FILES[split]:
+            if not (target / name).is_file():
+                _download_file(name, target, verbose, mirrors)
+    except DatasetError:
+        for d in made:
+            try:
+                d.rmdir()  # only while empty
+            except OSError:
                 break
-        else:
-            last = errors[-1] if errors else "no mirrors given"
-            raise DatasetError(f"cannot download {name} after {len(errors)} tries; last error: {last}")
+        raise
     return target
 
 
+class OfflineError(DatasetError):
+    """No mirror's host name resolves: no network (no retries are made)."""
+
+
+def _unresolved(e: BaseException) -> bool:
+    """A host name that does not resolve (no network, or no DNS), as urllib or the socket says it."""
+    return isinstance(e, socket.gaierror) or (isinstance(e, urllib.error.URLError) and
+                                             isinstance(e.reason, socket.gaierror))
+
+
+def _download_file(name: str, target: Path, verbose: bool, mirrors: tuple[str, ...]) -> None:
+    """One file from the first mirror that serves it, verified, moved into ``target``; up to ``_RETRIES`` rounds
+    over the mirrors, except those whose host name does not resolve (tried once)."""
+    final = target / name
+    errors: list[str] = []
+    live = list(mirrors)
+    announce = [f"glassnet: downloading {name} into {target}"] if verbose else [None]
+    for attempt in range(_RETRIES):
+        if attempt:
+            time.sleep(_RETRY_DELAY_S * attempt)
+        for mirror in list(live):
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target)
+            os.close(fd)
+            tmp = Path(tmp_name)
+            try:
+                _fetch(mirror + name, tmp, verbose, announce[0])
+                announce[0] = None
+                read_idx(tmp, SHA256[name])
+                os.replace(tmp, final)
+                return
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                if _unresolved(e):
+                    live.remove(mirror)
+                errors.append(f"{mirror}: {' '.join(str(e).split()) or type(e).__name__}")
+            finally:
+                tmp.unlink(missing_ok=True)
+        if mirrors and not live:
+            raise OfflineError(f"cannot download {name}: no mirror's host name resolves (offline?)")
+    last = errors[-1] if errors else "no mirrors given"
+    raise DatasetError(f"cannot download {name} after {len(errors)} tries; last error: {last}")
+
+
 _download = download  # load() has a parameter of the same name
-_failed_downloads: dict[Path, str] = {}  # cache dir -> why, so an offline process tries only once
+_failed_downloads: dict[Path, str] = {}  # cache dir -> why (in words), so an offline process tries only once
+_noticed: set[tuple[Path, str]] = set()  # (cache dir, why): the fallback notices printed in this process
 
 # ---------------------------------------------------------------- the embedded sample
 
@@ -285,6 +324,13 @@ def _sample() -> dict[str, np.ndarray]:
 def _sample_source(split: str) -> str:
     n = _sample()[f"{split}_labels"].shape[0]
     return f"embedded MNIST sample ({n:,} of {FULL_SIZE[split]:,} {split} images, {SAMPLE_PATH})"
+
+
+def _fallback_source(split: str, reason: str) -> str:
+    """The sample taken because the full set is not here: why, and the two options that settle it."""
+    n = _sample()[f"{split}_labels"].shape[0]
+    return (f"embedded MNIST sample ({n:,} of {FULL_SIZE[split]:,} {split} images; {reason}): --data-dir DIR "
+            "for the full set, --sample to skip the search")
 
 
 # ---------------------------------------------------------------- loading
@@ -315,44 +361,51 @@ _PathArg = str | os.PathLike | None
 
 @overload
 def load(split: str = ..., data_dir: _PathArg = ..., *, download: bool = ..., verbose: bool = ...,
-         sample: bool = ..., return_source: Literal[False] = ...) -> tuple[np.ndarray, np.ndarray]: ...
+         sample: bool = ..., return_source: Literal[False] = ..., notice: bool = ...) -> tuple[np.ndarray, np.ndarray]:
+    ...
 
 
 @overload
 def load(split: str = ..., data_dir: _PathArg = ..., *, download: bool = ..., verbose: bool = ...,
-         sample: bool = ..., return_source: Literal[True]) -> tuple[np.ndarray, np.ndarray, str]: ...
+         sample: bool = ..., return_source: Literal[True], notice: bool = ...) -> tuple[np.ndarray, np.ndarray, str]:
+    ...
 
 
 def load(split: str = "train", data_dir: _PathArg = None, *, download: bool = True, verbose: bool = True,
-         sample: bool = False, return_source: bool = False) -> tuple[np.ndarray, ...]:
+         sample: bool = False, return_source: bool = False, notice: bool = True) -> tuple[np.ndarray, ...]:
     """MNIST ``split`` (``"train"`` or ``"test"``) as ``X`` float32 (n, 784) in [0, 1] and ``y`` int64 (n,).
 
     Look-up order as in the module docstring. ``download`` allows fetching into the cache; ``verbose`` shows
-    download progress (the one-line notice of a fallback to the sample is always printed); ``sample=True``
-    uses the embedded sample without looking for the full set, silently; with ``return_source=True`` a third
-    item describes where the data came from (for printing). The returned arrays are fresh copies; parsed files
-    are cached in memory, so loading again is cheap.
+    download progress; ``notice`` prints the one-line notice of a fallback to the sample (once per process; a
+    caller that prints the source, which then says why, passes False); ``sample=True`` uses the embedded sample
+    without looking for the full set, silently; with ``return_source=True`` a third item describes where the
+    data came from (for printing). The returned arrays are fresh copies; parsed files are cached in memory, so
+    loading again is cheap.
     """
     split = _check_split(split)
     found = None if sample else locate(split, data_dir)
-    reason = "download disabled"
+    reason = "no MNIST files found, download disabled"
     if found is None and not sample and download:
-        failed = _failed_downloads.get(cache_dir())
-        try:
-            if failed:
-                raise DatasetError(failed)
-            found = _download(split, verbose=verbose), "downloaded to cache"
-        except DatasetError as e:
-            _failed_downloads[cache_dir()] = str(e)
-            reason = f"download failed: {e}"
+        reason = _failed_downloads.get(cache_dir(), "")
+        if not reason:
+            try:
+                found = _download(split, verbose=verbose), "downloaded to cache"
+            except OfflineError:
+                reason = "offline, no MNIST files found"
+            except DatasetError as e:
+                text = str(e)
+                reason = "no MNIST files found, download failed: " + (text if len(text) <= 90 else text[:87] + "...")
+            if found is None:
+                _failed_downloads[cache_dir()] = reason
     if found is None:
-        if not sample:
-            print(f"glassnet: full MNIST not found ({reason}); using the {_sample_source(split)}. "
-                  "For the full set, set GLASSNET_DATA_DIR to a folder holding the four IDX .gz files "
-                  "or run glassnet.datasets.mnist.download()", file=sys.stderr)
         arrays = _sample()
         x, y = _to_xy(arrays[f"{split}_images"], arrays[f"{split}_labels"], str(SAMPLE_PATH))
         source = _sample_source(split)
+        if not sample:
+            source = _fallback_source(split, reason)
+            if notice and (cache_dir(), reason) not in _noticed:
+                _noticed.add((cache_dir(), reason))
+                print(f"glassnet: using the {source}", file=sys.stderr)
     else:
         directory, origin = found
         files = _split_files(directory, split)

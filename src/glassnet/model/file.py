@@ -92,6 +92,8 @@ def read_npz(path: str | os.PathLike, error: type[ValueError] = ModelFileError,
     header must agree with the member's size before its data is read, object (pickled) arrays are refused,
     and the zip's checksums are verified. Raises ``error`` with one line."""
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{path} is a directory, not a {what}")
     if not path.is_file():
         raise error(f"{path}: no such {what}")
     try:
@@ -108,7 +110,7 @@ def read_npz(path: str | os.PathLike, error: type[ValueError] = ModelFileError,
                 with zf.open(info) as f:
                     arrays[key] = _read_member(f, info)
     except _READ_ERRORS as e:
-        raise error(f"{path}: not a readable glassnet {what} ({type(e).__name__}: {_one_line(e)})") from None
+        raise error(f"{path}: not a readable glassnet {what} ({_damage(e)})") from None
     return arrays
 
 
@@ -135,6 +137,15 @@ def _read_member(f: IO[bytes], info: zipfile.ZipInfo) -> np.ndarray:
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split())
     return text[:200] or type(e).__name__
+
+
+def _damage(e: BaseException) -> str:
+    """What is wrong with a damaged file, in words: zipfile's "File is not a zip file" rather than
+    "BadZipFile: File is not a zip file"; the exception's name only when it says nothing else."""
+    text = _one_line(e)
+    if isinstance(e, zipfile.BadZipFile) and text != type(e).__name__:
+        return text[0].lower() + text[1:]
+    return text
 
 
 def parse_json(text: np.ndarray, what: str) -> Any:
@@ -205,13 +216,14 @@ def load(path: str | os.PathLike) -> Sequential:
 
         return load_onnx(path, flatten_input=True)
     if path.suffix == ".safetensors":
+        if path.is_dir():
+            raise ModelFileError(f"{path} is a directory, not a model file")
         if not path.is_file():
             raise ModelFileError(f"{path}: no such model file")
         try:
             arrays = _safetensors.read(path)
         except (OSError, ValueError) as e:
-            raise ModelFileError(f"{path}: not a readable glassnet model file ({type(e).__name__}: "
-                                 f"{_one_line(e)})") from None
+            raise ModelFileError(f"{path}: not a readable glassnet model file ({_damage(e)})") from None
     else:
         arrays = read_npz(path)
     if "__config__" not in arrays:

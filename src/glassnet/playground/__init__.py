@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import socket
+
     from glassnet.model.sequential import Sequential
     from glassnet.playground.server import PlaygroundServer
 
@@ -30,11 +32,12 @@ __all__ = ["make_server", "serve"]
 
 def make_server(models: Sequence[tuple[str, Sequential, str]], host: str = "127.0.0.1", port: int = 8000,
                 data_dir: str | None = None, allow_hosts: Sequence[str] = (),
-                token: str | None = None, runs: Sequence[str] = ()) -> PlaygroundServer:
+                token: str | None = None, runs: Sequence[str] = (),
+                sock: socket.socket | None = None) -> PlaygroundServer:
     """A playground server (not yet running) for ``models``, given as (name, model, where it came from), and
     the recorded ``runs`` (folders: a run, or a folder of runs). ``allow_hosts``: host names it answers to
     besides this computer's; ``token``: required on every request (default: none on loopback, a new one per run
-    on any other address)."""
+    on any other address); ``sock``: a socket already listening on (host, port), from ``server.bind``."""
     from glassnet.playground.app import Playground
     from glassnet.playground.digits import DigitData, ModelEntry, Models
     from glassnet.playground.runs import Runs
@@ -44,18 +47,18 @@ def make_server(models: Sequence[tuple[str, Sequential, str]], host: str = "127.
     for name, model, source in models:
         registry.add(ModelEntry(name, model, source))
     return PlaygroundServer(Playground(registry, DigitData(data_dir), Runs.open(list(runs))), host, port,
-                            tuple(allow_hosts), token)
+                            tuple(allow_hosts), token, sock=sock)
 
 
 def serve(models: Sequence[tuple[str, Sequential, str]], host: str = "127.0.0.1", port: int = 8000,
           open_browser: bool = True, data_dir: str | None = None, allow_hosts: Sequence[str] = (),
-          token: str | None = None, runs: Sequence[str] = ()) -> None:
+          token: str | None = None, runs: Sequence[str] = (), sock: socket.socket | None = None) -> None:
     """Serve the playground until Ctrl-C: prints ``serving on http://HOST:PORT/`` (``port=0``: any free
     port; ``?token=...`` appended when a token is required) and opens the browser unless ``open_browser``
-    is False."""
+    is False; ``sock``: a socket already bound there, so that a port in use fails before any work."""
     from glassnet.playground.server import warn_if_exposed
 
-    server = make_server(models, host, port, data_dir, allow_hosts, token, runs)
+    server = make_server(models, host, port, data_dir, allow_hosts, token, runs, sock)
     warn_if_exposed(host)
     print(f"serving on {server.login_url}", flush=True)
     if open_browser:

@@ -47,7 +47,7 @@ class ModelEntry:
         return {
             "name": self.name, "source": self.source, "input_shape": list(m.input_shape),
             "output_shape": list(m.output_shape), "parameters": m.count_params(), "version": self.version,
-            "test_accuracy": results.get("test_accuracy"),
+            "test_accuracy": results.get("test_accuracy"), "val_accuracy": results.get("val_accuracy"),
             "layers": [{"index": i, "name": layer.name, "type": layer.describe(), "class": type(layer).__name__,
                         "output_shape": list(layer.output_shape), "params": layer.n_params,
                         "has_units": _n_units(layer) > 0}

@@ -130,6 +130,7 @@ class LiveTraining:
                 entry.set_state(model.state_dict(), f"trained here: preset {preset}, {st['epoch']} epochs")
                 X_test, y_test = self.data.test_set()[:2]
                 outcome["test_accuracy"] = round(float(model.evaluate(X_test, y_test)["accuracy"]), 4)
+                entry.model.meta = {"task": "mnist", "results": {"test_accuracy": outcome["test_accuracy"]}}
                 self._pictures(model)
             st.update(outcome)  # "done" only once what it reports is there: a poller never sees half of it
             self.publish()
@@ -200,12 +201,14 @@ class _Watch(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         st = self.live.status
         st["epoch"] = epoch + 1
-        st["batch"] = st["batches"]
+        st["batch"] = 0  # the next epoch's first batch is to come: "epoch 2, batch 36 of 36" was epoch 1's last
         history = {k: list(v) for k, v in st["history"].items()}
         for k, v in logs.items():
             if np.isscalar(v):
                 history.setdefault(k, []).append(round(float(v), 6))
         st["history"] = history
+        if "val_accuracy" in history:  # the live model's chip on the Digits page shows it while it trains
+            self.entry.model.meta = {"task": "mnist", "results": {"val_accuracy": history["val_accuracy"][-1]}}
         self._copy()
         self.live._pictures(self.model)
         self.live.publish()

@@ -51,9 +51,10 @@ class PlaygroundServer:
     it."""
 
     def __init__(self, pg: Playground, host: str = "127.0.0.1", port: int = 8000,
-                 allow_hosts: tuple[str, ...] = (), token: str | None = None) -> None:
+                 allow_hosts: tuple[str, ...] = (), token: str | None = None,
+                 sock: socket.socket | None = None) -> None:
         self.pg = pg
-        self.sock = bind(host, port)
+        self.sock = sock if sock is not None else bind(host, port)
         self.host, self.port = host, self.sock.getsockname()[1]
         try:
             self.policy = Policy.for_bind(host, self.port, tuple(allow_hosts), token)

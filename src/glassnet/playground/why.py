@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from glassnet._base.blas import one_thread
 from glassnet.playground.digits import PIXELS, ModelEntry, _probabilities
+from glassnet.playground.inputs import number_list, read_json
 from glassnet.playground.wire import ApiError, pack_signed, pack_unit, rounded
 
 METHODS = ("ig", "saliency", "gradxinput", "occlusion")
@@ -210,15 +211,11 @@ def _whole(value: Any, name: str, lo: int, hi: int | None = None) -> int:
 
 
 def _pixels(body: dict[str, Any]) -> np.ndarray:
-    from glassnet.playground.app import _number_list
-
-    return _number_list(body["pixels"], "pixels", PIXELS, 0.0, 1.0)
+    return number_list(body["pixels"], "pixels", PIXELS, 0.0, 1.0)
 
 
 async def why_route(request: Request) -> Response:
-    from glassnet.playground.app import _json
-
-    body = await _json(request)
+    body = await read_json(request)
     _fields(body, ("model", "pixels", "method", "target"), ("pixels",))
     entry = request.app.state.pg.models.get(body.get("model"))
     method = _choice(body.get("method", "ig"), "method", METHODS)
@@ -229,9 +226,7 @@ async def why_route(request: Request) -> Response:
 
 
 async def fool_route(request: Request) -> Response:
-    from glassnet.playground.app import _json
-
-    body = await _json(request)
+    body = await read_json(request)
     _fields(body, ("model", "pixels", "method", "max_eps"), ("pixels",))
     entry = request.app.state.pg.models.get(body.get("model"))
     method = _choice(body.get("method", "fgsm"), "method", FOOL_METHODS)
@@ -242,9 +237,7 @@ async def fool_route(request: Request) -> Response:
 
 
 async def looks_for_route(request: Request) -> Response:
-    from glassnet.playground.app import _json
-
-    body = await _json(request)
+    body = await read_json(request)
     _fields(body, ("model", "layer", "unit"), ("layer", "unit"))
     pg = request.app.state.pg
     entry = pg.models.get(body.get("model"))

@@ -53,8 +53,8 @@ def mnist_data(data_dir: str | None = None, train_images: int | None = None, tes
     ``test_images`` images."""
     from glassnet.datasets import mnist
 
-    X, y, source = mnist.load("train", data_dir, sample=sample, return_source=True)
-    X_test, y_test = mnist.load("test", data_dir, sample=sample)
+    X, y, source = mnist.load("train", data_dir, sample=sample, return_source=True, notice=quiet)
+    X_test, y_test = mnist.load("test", data_dir, sample=sample, notice=False)
     for name, n, total in (("train_images", train_images, X.shape[0]), ("test_images", test_images,
                                                                          X_test.shape[0])):
         if n is not None and not 1 <= n <= total:

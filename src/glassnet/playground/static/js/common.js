@@ -330,8 +330,11 @@ export function lineChart(canvas, series, { log = false, xLabel = "", yMin = nul
     ctx.beginPath(); ctx.moveTo(pad.l, yy); ctx.lineTo(w - pad.r, yy); ctx.stroke();
     ctx.fillText(fmt(log ? 10 ** v : v, log ? 2 : 3), 2, yy + 4);
   }
-  ctx.fillText(`${fmt(x0, 0)}`, pad.l, h - 10);
-  ctx.fillText(`${fmt(x1, x1 < 10 ? 1 : 0)}`, w - pad.r - 30, h - 10);
+  // the ends of the x axis: whole numbers as such (epoch 4, not 4.0), a fraction to one decimal below 10
+  const ends = [x0, x1].map((x) => fmt(x, Number.isInteger(x) || x >= 10 ? 0 : 1));
+  canvas.dataset.xAxis = ends.join(" to "); // what the axis says, for a reader of the page (and its tests)
+  ctx.fillText(ends[0], pad.l, h - 10);
+  ctx.fillText(ends[1], w - pad.r - ctx.measureText(ends[1]).width, h - 10);
   if (xLabel) ctx.fillText(xLabel, (w - ctx.measureText(xLabel).width) / 2, h - 10);
   if (cursor !== null && cursor >= x0 && cursor <= x1) {
     ctx.strokeStyle = "#183f74";

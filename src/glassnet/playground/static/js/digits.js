@@ -64,7 +64,8 @@ async function loadModels() {
       buildColumns();
       run();
     });
-    const acc = m.test_accuracy ? ` · ${(100 * m.test_accuracy).toFixed(2)}%` : "";
+    const acc = m.test_accuracy ? ` · ${(100 * m.test_accuracy).toFixed(2)}%`
+      : m.val_accuracy ? ` · ${(100 * m.val_accuracy).toFixed(2)}% validation` : "";
     return el("label", { class: "check card small", title: m.source }, box, `${m.name} (${m.parameters.toLocaleString()} weights${acc})`);
   }));
   buildColumns();
@@ -76,9 +77,9 @@ function buildColumns() {
     const m = models.find((x) => x.name === name);
     const col = el("section", { class: "card model-col", "data-model": name, "aria-label": `model ${name}` },
       el("header", {}, el("div", {}, el("h3", { text: name }), el("div", { class: "small muted", text: m.source })),
-        el("div", { class: "prediction", "aria-label": "prediction", text: "·" })),
+        el("div", { class: "prediction", "aria-label": "prediction" })),
       el("div", { class: "probs", style: "margin: 10px 0" }),
-      el("div", { class: "layers-view" }));
+      el("div", { class: "layers-view" }, waiting()));
     const lens = new Lens(col, name, tip, showPixels);
     if (lenses.get(name)?.on) lens.setOn(true);
     lenses.set(name, lens);
@@ -87,11 +88,16 @@ function buildColumns() {
   if (!chosen.length) columns.append(el("p", { class: "muted", text: "Choose a model above." }));
 }
 
+// Before the first stroke (and after Clear): what to do, where the answer and the layers will be.
+function waiting() {
+  return el("p", { class: "hint draw-hint", text: "Draw a digit on the pad, or pick a test digit: the answer and every layer appear here." });
+}
+
 function clearColumns() {
   for (const col of columns.querySelectorAll(".model-col")) {
-    col.querySelector(".prediction").textContent = "·";
+    col.querySelector(".prediction").textContent = "";
     col.querySelector(".probs").replaceChildren();
-    col.querySelector(".layers-view").replaceChildren();
+    col.querySelector(".layers-view").replaceChildren(waiting());
   }
   for (const lens of lenses.values()) lens.clear();
   paint(seen, 28, 28, () => [0, 0, 0]);
@@ -218,7 +224,7 @@ guarded(loadModels)();
 // Models can appear while the page is open (the live training's): look every few seconds.
 setInterval(async () => {
   try {
-    const names = (await api("/api/models")).models.map((m) => m.name).join();
-    if (names !== models.map((m) => m.name).join()) await loadModels();
+    const key = (list) => list.map((m) => `${m.name} ${m.test_accuracy} ${m.val_accuracy}`).join();
+    if (key((await api("/api/models")).models) !== key(models)) await loadModels();
   } catch (e) { /* the health chip says when the server is gone */ }
 }, 4000);

@@ -47,7 +47,7 @@ async function init() {
   $("preset").replaceChildren(...Object.keys(presets).map((name) => el("option", { value: name, text: name })));
   $("preset").addEventListener("change", showPreset);
   $("data").querySelector('option[value="full"]').disabled = !s.full_data;
-  if (!s.full_data) $("data").querySelector('option[value="full"]').textContent += " (not found: start with --data-dir)";
+  $("data-info").textContent = s.full_data ? "" : "The full MNIST is not here: start the playground with --data-dir DIR.";
   showPreset();
   onStatus({ status: s.status, pictures: s.pictures });
   const stream = new EventSource("/api/train/stream");
@@ -66,8 +66,19 @@ $("start").addEventListener("click", guarded(async () => {
 }));
 $("stop").addEventListener("click", guarded(async () => onStatus(await api("/api/train/stop", { method: "POST" }))));
 
+// How far a run has got, in epochs: a status that arrives late (a POST's answer after a stream message, or
+// the reverse) never moves the page backwards.
+const STAGE = { starting: 0, running: 1 }; // then done, stopped or error: 2
+const stageOf = (s) => STAGE[s.status] ?? 2;
+const progressOf = (s) => (s.epoch || 0) + (s.batches ? (s.batch || 0) / s.batches : 0);
+
 function onStatus(msg) {
-  if (msg.status) status = msg.status;
+  if (msg.status) {
+    const s = msg.status;
+    const stale = s.run === status.run && (stageOf(s) < stageOf(status)
+      || (stageOf(s) === stageOf(status) && progressOf(s) < progressOf(status)));
+    if (!stale) status = s;
+  }
   const running = status.status === "running" || status.status === "starting";
   $("start").disabled = running;
   $("stop").disabled = !running;
@@ -75,7 +86,8 @@ function onStatus(msg) {
   let line = status.status;
   if (status.preset) {
     line = `${status.status}: preset ${status.preset}, epoch ${Math.min(status.epoch + (running ? 1 : 0), status.epochs)} of ${status.epochs}`;
-    if (running && status.batches) line += `, batch ${status.batch} of ${status.batches}`;
+    if (running && status.batches && status.epoch < status.epochs) line += `, batch ${status.batch} of ${status.batches}`;
+    else if (running && status.epoch >= status.epochs) line += ", testing";
     if (status.test_accuracy !== undefined) line += ` · test accuracy ${(100 * status.test_accuracy).toFixed(2)}% in ${status.seconds} s`;
     if (status.error) line += ` · ${status.error}`;
   }
