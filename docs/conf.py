@@ -26,8 +26,8 @@ root_doc = "index"
 # Every reference must resolve (a broken one fails the build under -W); names outside glassnet are plain text.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(np|numpy|npt|collections|typing|pathlib|os|socket|threading|concurrent|argparse|io|types|enum|dataclasses|abc"
-               r"|starlette|uvicorn|onnx|onnxruntime|sklearn|dask|distributed|matplotlib|torch|PIL)(\..*)?"),
+    (r"py:.*", r"(np|numpy|npt|collections|typing|pathlib|os|socket|threading|concurrent|argparse|io|types|enum"
+               r"|dataclasses|abc|starlette|uvicorn|onnx|onnxruntime|sklearn|dask|distributed|matplotlib|torch|PIL)(\..*)?"),
     (r"py:.*", r"(int|float|str|bool|bytes|dict|list|tuple|set|object|None|callable|Callable|Sequence|Mapping"
                r"|Iterable|Iterator|Any|Path|ndarray|array_like|array-like|optional|default|Executor|Future"
                r"|ArrayLike|NDArray|DTypeLike|Generator|Self|T|Figure|Axes|Sequential|PlaygroundServer"

@@ -32,7 +32,7 @@ def test_every_train_option_is_sweepable_and_read_by_its_own_type():
     ("lr=0.1,,0.2", "--grid lr: empty value"),
     ("lr=abc", "--grid lr: expected a number, got 'abc'"),
     ("epochs=2.5", "--grid epochs: expected a whole number, got '2.5'"),
-    ("hidden=12-x", "--grid hidden: expected comma-separated layer sizes"),
+    ("hidden=12-x", "--grid hidden: must be comma-separated layer sizes"),
     ("learning_rate=0.1",
      "--grid: unknown option 'learning_rate'; sweepable: activation, augment, batch_norm, batch_size"),
 ])

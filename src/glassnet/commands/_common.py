@@ -24,6 +24,11 @@ class UsageError(ValueError):
     """An option's value or a combination of options that cannot be right: ``glassnet CMD: error: ...``, exit 2."""
 
 
+class BadValue(argparse.ArgumentTypeError, ValueError):
+    """A value an option's ``type`` refuses: argparse reports it for the option, and the sweeps, which convert
+    ``--grid`` values with the same types, catch it as a ValueError."""
+
+
 # ----------------------------------------------------------------------------- values of options
 class Number:
     """An argparse ``type`` for a number in a range, whose error reads ``--lr must be a positive number, got nan``
@@ -48,11 +53,11 @@ class Number:
         try:
             value: float | int = int(text) if self.kind == "int" else float(text)
         except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"must be {self.words}, got {text!r}") from None
+            raise BadValue(f"must be {self.words}, got {text!r}") from None
         if not math.isfinite(value) or (self.low is not None and (value < self.low or self.low_open and
                                                                   value == self.low)) or \
                 (self.high is not None and (value > self.high or self.high_open and value == self.high)):
-            raise argparse.ArgumentTypeError(f"must be {self.words}, got {text.strip()}")
+            raise BadValue(f"must be {self.words}, got {text.strip()}")
         return value
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from glassnet._base.blas import blas_threads
 from glassnet.commands._common import (
+    BadValue,
     UsageError,
     add_data,
     add_json,
@@ -50,10 +51,10 @@ def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths like 512,128, got {text!r}"
+        raise BadValue(f"expected comma-separated layer widths like 512,128, got {text!r}"
                                          ) from None
     if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+        raise BadValue(f"layer widths must be positive, got {text!r}")
     return sizes
 
 

@@ -24,6 +24,7 @@ from glassnet.commands._common import (
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
     POSITIVE,
+    BadValue,
     Number,
     UsageError,
     add_data,
@@ -49,9 +50,9 @@ def _int_list(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated layer sizes like 128,64, got {text!r}") from None
+        raise BadValue(f"must be comma-separated layer sizes like 128,64, got {text!r}") from None
     if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"must be positive layer sizes, got {text!r}")
+        raise BadValue(f"must be positive layer sizes, got {text!r}")
     return sizes
 
 
@@ -140,6 +141,8 @@ def _run(args: argparse.Namespace) -> int:
     cfg, seed, resume, ckpt_dir = _settings(args)  # a resumed run's own settings (and args.preset)
     if cfg["epochs"] < 1:
         raise UsageError(f"--epochs must be >= 1, got {cfg['epochs']}")
+    if cfg.get("label_smoothing") and cfg["loss"] != "cross_entropy":
+        raise UsageError(f"--label-smoothing needs --loss cross_entropy, not {cfg['loss']}")
     check_output_file(args.out, "--out")
     for folder, option in ((ckpt_dir, "--checkpoint-dir"), (args.plots, "--plots"), (args.log_dir, "--log-dir")):
         if folder:

@@ -19,7 +19,7 @@ import numpy as np
 from glassnet._base.checks import check_samples
 from glassnet.data.encoding import check_targets
 from glassnet.metrics import n_correct
-from glassnet.model import summary
+from glassnet.model import penalty, summary
 from glassnet.model.stats import layer_stats
 from glassnet.nn.activations import Activation
 from glassnet.nn.layers import Dense, Layer, Parameter, Shape
@@ -314,21 +314,11 @@ class Sequential:
 
     def _penalty(self) -> float:
         """l1 sum|w| + l2/2 sum w^2 over the penalised weights."""
-        total = 0.0
-        for p, l1, l2 in self._penalised():
-            if l1:
-                total += l1 * float(np.abs(p.value).sum())
-            if l2:
-                total += 0.5 * l2 * float(np.vdot(p.value, p.value))
-        return total
+        return penalty.value(self._penalised())
 
     def _penalty_grad(self) -> None:
         """grad += l1 sign(w) + l2 w."""
-        for p, l1, l2 in self._penalised():
-            if l1:
-                p.grad += l1 * np.sign(p.value)
-            if l2:
-                p.grad += l2 * p.value
+        penalty.add_grad(self._penalised())
 
     # ------------------------------------------------------------------ training
     def fit(self, X: Any, Y: Any, epochs: int = 1, batch_size: int | None = 32, shuffle: bool = True,
