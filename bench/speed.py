@@ -45,10 +45,13 @@ sys.path.insert(0, str(HERE))
 
 ROWS = [("relu", 128), ("relu", 32), ("nielsen", 10), ("3b1b", 100)]
 PRESET_ROWS = ["cnn", "lstm"]  # glassnet's presets against PyTorch only: the others have no convolutions or LSTMs
-PRESET_PEERS = ["glassnet", "torch"]
-PEERS = ["glassnet", "torch", "sklearn", "numpy"]
-PEER_NAMES = {"glassnet": "glassnet", "torch": "PyTorch", "sklearn": "scikit-learn", "numpy": "NumPy loop"}
-PEER_MODULES = {"torch": "torch", "sklearn": "sklearn"}
+PRESET_PEERS = ["glassnet", "fast", "torch"]
+PEERS = ["glassnet", "fast", "torch", "sklearn", "numpy"]
+PEER_NAMES = {"glassnet": "glassnet", "fast": "glassnet (fast)", "torch": "PyTorch", "sklearn": "scikit-learn",
+              "numpy": "NumPy loop"}
+PEER_MODULES = {"fast": "numba", "torch": "torch", "sklearn": "sklearn"}
+"""``glassnet`` runs NumPy's code alone (GLASSNET_KERNELS=numpy), ``fast`` the same library with its compiled
+kernels (GLASSNET_KERNELS=numba, the extra glassnet[fast])."""
 
 
 # ----------------------------------------------------------------------------- child processes
@@ -61,6 +64,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
         torch.set_num_threads(spec["torch_threads"])
     task = spec["task"]
+    if spec.get("peer") == "fast":  # glassnet itself; the environment chose its kernels
+        spec = {**spec, "peer": "glassnet"}
+    if task == "compile":
+        return first_call_seconds()
     if task == "peak":
         return {"gflops": _sgemm_peak(spec["lib"], spec["n"])}
     if task == "convert":
@@ -89,6 +96,24 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         return peers.to98_glassnet(X, y, Xt, yt, spec["seed"], spec["target"], spec["max_epochs"],
                                    spec.get("save"))
     return peers.to98_torch(X, y, Xt, yt, spec["seed"], spec["target"], spec["max_epochs"])
+
+
+def first_call_seconds() -> dict[str, float]:
+    """Seconds of the first and of a later training step (batch 64, float32) of the cnn and lstm presets' networks,
+    numba's import and the kernels' compilation (or their loading from the cache) in the first."""
+    import numpy as np
+    import peers
+
+    out = {}
+    x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+    y = np.arange(64) % 10
+    for name in PRESET_ROWS:
+        model = peers.glassnet_preset(name, 0)
+        for when in ("first", "later"):
+            t = time.perf_counter()
+            model.fit(x, y, epochs=1, batch_size=64, seed=0, verbose=0)
+            out[f"{name} {when}"] = time.perf_counter() - t
+    return out
 
 
 def peer_check(X: Any, y: Any) -> dict[str, float]:
@@ -157,8 +182,10 @@ def thread_env(threads: int) -> dict[str, str]:
 def run_child(spec: dict[str, Any], threads: int) -> dict[str, Any]:
     needs_torch = spec.get("peer") == "torch" or spec.get("lib") == "torch" or spec["task"] in ("convert", "check")
     spec = {**spec, "torch_threads": threads if needs_torch else 0}
+    env = {**thread_env(threads), "GLASSNET_KERNELS": "numba" if spec.get("peer") == "fast" else "numpy",
+           **spec.get("env", {})}
     proc = subprocess.run([sys.executable, str(HERE / "speed.py"), "--worker", json.dumps(spec)],
-                          env=thread_env(threads), capture_output=True, text=True)
+                          env=env, capture_output=True, text=True)
     if proc.returncode:
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"child {spec['task']} {spec.get('peer', '')} failed:\n{tail}")
@@ -447,18 +474,19 @@ def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: 
         lines += [f"Seconds per {n_train:,}-image epoch of glassnet's `cnn` and `lstm` presets (without dropout) "
                   f"against the same networks in PyTorch (median of {args.cnn_repeats}; timed on the first "
                   f"{args.cnn_limit:,} images and scaled by {scale:g}):", "",
-                  "| network | batch | glassnet | PyTorch | ratio |" + "".join(f" {o} |" for o in others),
-                  "|---|---:|---:|---:|---:|" + "---:|" * len(others)]
+                  "| network | batch | glassnet | glassnet (fast) | PyTorch | ratio | ratio (fast) |"
+                  + "".join(f" {o} |" for o in others), "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(others)]
         for net, row in presets.items():
             sec = {p: statistics.median(v["epochs"]) * scale for p, v in row.items()}
-            g, t = sec.get("glassnet"), sec.get("torch")
+            g, f, t = sec.get("glassnet"), sec.get("fast"), sec.get("torch")
             lines.append(f"| {peers.PRESET_LABELS[net]} | {args.cnn_batch} | {_cell(g, row.get('glassnet'), 2)} | "
-                         f"{_cell(t, row.get('torch'), 2)} | {fmt_ratio(g, t)} |" + " — |" * len(others))
+                         f"{_cell(f, row.get('fast'), 2)} | {_cell(t, row.get('torch'), 2)} | {fmt_ratio(g, t)} | "
+                         f"{fmt_ratio(f, t)} |" + " — |" * len(others))
         if others:
             lines.append(f"{' and '.join(others)} cannot express these networks (—).")
     if rates:
         med = {p: statistics.median(r["rate"]) for p, r in rates.items()}
-        g, t = med.get("glassnet"), med.get("torch")
+        g, f, t = med.get("glassnet"), med.get("fast"), med.get("torch")
         same = ""
         if g and t:
             agree = np.mean(np.equal(rates["glassnet"]["classes"], rates["torch"]["classes"]))
@@ -466,8 +494,10 @@ def report(args: argparse.Namespace, info: dict, peak: dict, train: dict, to98: 
         lines += ["", f"Inference with the `cnn` preset's network on the first {args.predict_limit:,} test images, "
                   f"images per second (median of {args.cnn_repeats} children, each the best of 3 passes; glassnet "
                   "`model.predict(X)`, PyTorch `model(X)` under `no_grad` in chunks of 1,000)" + same + ":", "",
-                  "| network | glassnet | PyTorch | ratio (time per image) |", "|---|---:|---:|---:|",
-                  f"| {peers.PRESET_LABELS['cnn']} | {g or 0:,.0f} | {t or 0:,.0f} | {fmt_ratio(t, g)} |"]
+                  "| network | glassnet | glassnet (fast) | PyTorch | ratio (time per image) | ratio (fast) |",
+                  "|---|---:|---:|---:|---:|---:|",
+                  f"| {peers.PRESET_LABELS['cnn']} | {g or 0:,.0f} | {f or 0:,.0f} | {t or 0:,.0f} | "
+                  f"{fmt_ratio(t, g)} | {fmt_ratio(t, f)} |"]
     if check:
         lines += ["", "Peer check (the PyTorch loops compute what glassnet computes, 200 images): " + ", ".join(
             f"{k} {v:.1e}" for k, v in check.items()) + " (largest relative loss, weight and probability "
@@ -622,6 +652,14 @@ def main(argv: list[str] | None = None) -> int:
         if nets:
             args.cnn_limit = min(args.cnn_limit, n_train)
             presets = measure_presets(args, tmp, nets, peers_ok, log)
+        compile_s: dict = {}
+        if "fast" in peers_ok and nets:  # numba's first call: compiling into an empty cache, then loading from it
+            cache = tmp / "numba-cache"
+            for when in ("compiled", "cached"):
+                res = run_child({"task": "compile", "peer": "fast", "env": {"NUMBA_CACHE_DIR": str(cache)}},
+                                args.threads)
+                compile_s[when] = res
+                print(f"  first call, kernels {when}: {res}", file=log, flush=True)
         rates: dict = {}
         if not args.rows or "predict" in args.rows:
             args.predict_limit = min(args.predict_limit, int(np.load(tmp / "y_test.npy").shape[0]))
@@ -637,11 +675,18 @@ def main(argv: list[str] | None = None) -> int:
                            "max_epochs": 1, "save": str(model_path)}, args.threads)
             pred = measure_predict(args, tmp, model_path, "torch" in peers_ok, log)
     text = report(args, info, peak, train, to98, pred, peers_ok, n_train, presets, rates, check)
+    if compile_s:
+        c, k = compile_s["compiled"], compile_s["cached"]
+        text += ("\n\nFirst training step with the compiled kernels (s; numba's import and the kernels compiled into "
+                 "an empty cache, then loaded from it; a later step for scale):\n\n| network | compiled | cached | "
+                 "later step |\n|---|---:|---:|---:|\n" + "\n".join(
+                     f"| {n} | {c[n + ' first']:.2f} | {k[n + ' first']:.2f} | {k[n + ' later']:.3f} |"
+                     for n in PRESET_ROWS if n + " first" in c))
     print(text)
     if args.json:
         raw = {"machine": info, "peak": peak, "to98": to98, "predict": pred,
                "train": {f"{n}-{b}": r for (n, b), r in train.items()}, "presets": presets, "rates": rates,
-               "check": check, "args": vars(args)}
+               "check": check, "compile": compile_s, "args": vars(args)}
         Path(args.json).write_text(json.dumps(raw, indent=1))
     return 0
 

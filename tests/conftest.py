@@ -1,4 +1,5 @@
 import importlib
+import importlib.util
 import os
 import signal
 from pathlib import Path
@@ -88,3 +89,16 @@ def playground(digit_models, tmp_path_factory):
                          data_dir=str(empty))
     with server:
         yield server
+
+
+# ----------------------------------------------------------------------------- kernels
+@pytest.fixture(params=["numpy", "numba"])
+def kernels_choice(request):
+    """Runs a test once with NumPy alone and once with the compiled kernels (numba: the test extra installs it)."""
+    import glassnet._kernels as kernels
+
+    if request.param == "numba" and importlib.util.find_spec("numba") is None:
+        missing("numba is not installed; pip install '.[test]' runs the layers on both kernel choices")
+    previous = kernels.set_kernels(request.param)
+    yield request.param
+    kernels.set_kernels(previous)

@@ -12,6 +12,7 @@ contract in pyproject.toml)::
     optim/                            optimisers, schedules, the genetic algorithm (registered by name)
     nn/, data/, datasets/, metrics,   layers, activations, losses; encodings, pictures; data sets; labels;
       parallel/, decomposition/       process pools; PCA, SVD, LDA
+    _kernels/                         the optional compiled kernels (numba), chosen by set_kernels
     _base/                            checks, registries, extras, BLAS control, atomic files, schemas
 
 The data sets, the classic learners and the decompositions are imported on first use (``_LAZY``), so
@@ -23,6 +24,7 @@ from typing import Any
 
 from glassnet import _moved
 from glassnet._base.version import __version__ as __version__
+from glassnet._kernels import kernels, set_kernels
 from glassnet.data.encoding import OneHot, Vocabulary, one_hot
 from glassnet.model.file import ModelFileError, load
 from glassnet.model.gradcheck import gradcheck, numerical_gradient
@@ -108,6 +110,7 @@ __all__ = [
     "OneHot", "Optimizer", "Parameter", "Perceptron", "ProgressBar", "RMSProp", "ReLU", "Recorder", "ReduceLROnPlateau",
     "Reshape", "Run", "RunError", "RunLogger", "SELU", "Schedule", "Sequential", "Sigmoid", "Softmax", "Softplus",
     "Softsign", "Step", "StepDecay", "Swish", "Tanh", "TrainingCheckpoint", "TruncatedSVD", "Vocabulary", "datasets",
-    "get_activation", "get_loss", "gradcheck", "load", "load_run", "numerical_gradient", "one_hot", "randomized_svd",
+    "get_activation", "get_loss", "gradcheck", "kernels", "load", "load_run", "numerical_gradient", "one_hot",
+    "randomized_svd", "set_kernels",
     "restarts", "sweep", "warp", "xor_network",
 ]

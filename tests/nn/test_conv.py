@@ -8,6 +8,7 @@ from glassnet.model.gradcheck import numerical_gradient, relative_error
 from glassnet.nn.conv import AvgPool2D, Conv2D, MaxPool2D
 
 TOL = 1e-6
+pytestmark = pytest.mark.usefixtures("kernels_choice")  # each test on NumPy and on the compiled kernels
 
 
 def naive_conv(x, W, b, stride, padding):

@@ -10,6 +10,7 @@ from glassnet.nn.gru import GRU
 from glassnet.nn.recurrent import LSTM, RNN
 
 TOL = 1e-6
+pytestmark = pytest.mark.usefixtures("kernels_choice")  # each test on NumPy and on the compiled kernels
 
 
 def sigma(z):

@@ -10,6 +10,10 @@ where col2im adds each patch's gradient back onto the pixels it was cut from (co
 offset (u, v) at a time: delta W[:, :, u, v]^T added onto the pixels that offset reads). Layers compute in
 channels-last memory and hand on (n, C, H, W) views of it, so consecutive conv / pool layers never
 transpose their data; any strides are accepted on input.
+
+With compiled kernels in use (``glassnet.set_kernels``, the extra ``glassnet[fast]``), col2im is one product
+delta W_col^T and one compiled pass, and max-pooling finds and scatters its maxima in one pass each; the NumPy
+code here stays the definition they are tested against.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from glassnet._base.blas import in_parts
 from glassnet._base.schema import IntPair
+from glassnet._kernels import compiled
 from glassnet.nn.init import check_init, init_weights
 from glassnet.nn.layers import Activated, Layer, Shape, register
 
@@ -176,6 +181,11 @@ class Conv2D(Activated):
         w_uv = np.ascontiguousarray(self.W.value.transpose(2, 3, 0, 1))  # (kh, kw, C', C)
         dx = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=delta.dtype)
         d_img = d.reshape(n, ho * wo, k)
+        fast = compiled()
+
+        def rows_compiled(block: slice) -> None:  # one product delta W_col^T, then col2im in one compiled pass
+            part = d_img[block].reshape(-1, k) @ self._w_col().T
+            fast.col2im(part.reshape(block.stop - block.start, ho, wo, -1), dx[block], kh, kw, sh, sw)
 
         def rows(block: slice) -> None:  # the images of block, on one thread
             m = block.stop - block.start
@@ -186,7 +196,7 @@ class Conv2D(Activated):
                     np.matmul(d_block, w_uv[u, v], out=part)
                     dx_block[:, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += part.reshape(m, ho, wo, c)
 
-        in_parts(n, rows, min_rows=2)
+        in_parts(n, rows if fast is None else rows_compiled, min_rows=2)
         return dx[:, ph:ph + h, pw:pw + w].transpose(0, 3, 1, 2)
 
     def get_config(self) -> dict[str, Any]:
@@ -287,6 +297,13 @@ class MaxPool2D(_Pool2D):
 
     def _max(self, x: np.ndarray, with_argmax: bool) -> tuple[np.ndarray, np.ndarray | None]:
         slices = self._windows(x.shape)
+        fast, x_last = compiled(), x.transpose(0, 2, 3, 1)
+        if fast is not None and x_last.flags.c_contiguous:  # one compiled pass, channels-last as below
+            (n, c), (_, _, ho, wo) = x.shape[:2], x[slices[0]].shape
+            out = np.empty((n, ho, wo, c), dtype=x.dtype)
+            arg = np.empty(out.shape if with_argmax else (1, 1, 1, 1), np.int8 if len(slices) <= 127 else np.int32)
+            fast.max_pool(x_last, out, arg, *self.pool_size, *self.stride, with_argmax)
+            return out.transpose(0, 3, 1, 2), arg.transpose(0, 3, 1, 2) if with_argmax else None
         out = x[slices[0]].copy(order="K")
         arg = np.zeros_like(out, dtype=np.int8 if len(slices) <= 127 else np.int32) if with_argmax else None
         for k, sl in enumerate(slices[1:], 1):
@@ -304,8 +321,14 @@ class MaxPool2D(_Pool2D):
         if self.argmax is None:
             self.argmax = self._max(self.input, True)[1]
         grad = self._as_output_layout(grad)
-        return self._scatter(np.zeros_like(self.input), self._windows(self.input.shape),
-                             lambda k: grad * (self.argmax == k))
+        dx = np.zeros_like(self.input)
+        fast = compiled()
+        g_last, arg_last, dx_last = (a.transpose(0, 2, 3, 1) for a in (grad, self.argmax, dx))
+        if fast is not None and all(a.flags.c_contiguous for a in (g_last, arg_last, dx_last)):
+            fast.max_pool_back(g_last, arg_last, dx_last, *self.pool_size, *self.stride, self.overlapping,
+                               grad.dtype.type(1))
+            return dx
+        return self._scatter(dx, self._windows(self.input.shape), lambda k: grad * (self.argmax == k))
 
 
 @register

@@ -6,17 +6,21 @@ pre-activations, gates and states; ``backward`` walks the same steps in reverse,
 input products x_t W_x of all steps, and all weight gradients, are single matrix products.
 
 Stored arrays are time-major in memory; the attributes (``z``, ``h``, ``delta``, ...) are (n, T, ...)
-views of them.
+views of them. With compiled kernels in use (``glassnet.set_kernels``, the extra ``glassnet[fast]``), the LSTM's
+elementwise part of each step, forward and backward, is one compiled pass; the products stay NumPy's.
 """
 
 from __future__ import annotations
 
+import functools
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from glassnet._base.blas import in_parts, use_serial
 from glassnet._base.checks import check_widths
+from glassnet._kernels import compiled
 from glassnet.nn.activations import Activation, get_activation
 from glassnet.nn.init import INITS
 from glassnet.nn.layers import ActivationField, Layer, Parameter, Shape, register
@@ -257,7 +261,9 @@ class LSTM(_Recurrent):
         gates = np.empty_like(z)
         c = np.empty((steps, n, self.n_hidden), dtype=z.dtype)
         tanh_c, h = np.empty_like(c), np.empty_like(c)
-        self._in_parts(n, lambda rows: self._forward_steps(*(a[:, rows] for a in (z, gates, c, tanh_c, h))))
+        fast = compiled()
+        steps_fn = self._forward_steps if fast is None else functools.partial(self._forward_steps_compiled, fast)
+        self._in_parts(n, lambda rows: steps_fn(*(a[:, rows] for a in (z, gates, c, tanh_c, h))))
         self._z, self._gates, self._c, self._tanh_c, self._h = z, gates, c, tanh_c, h
         self.z, self.gate_values, self.c = (a.transpose(1, 0, 2) for a in (z, gates, c))
         return self._output(h)
@@ -287,13 +293,24 @@ class LSTM(_Recurrent):
             np.tanh(c[t], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=h[t])
 
+    def _forward_steps_compiled(self, fast: ModuleType, z: np.ndarray, gates: np.ndarray, c: np.ndarray,
+                                tanh_c: np.ndarray, h: np.ndarray) -> None:
+        """``_forward_steps`` with each step's elementwise part in one compiled pass (glassnet._kernels)."""
+        w_h, half, first = self.W_h.value, z.dtype.type(0.5), np.empty((0, self.n_hidden), z.dtype)
+        for t in range(z.shape[0]):
+            if t:
+                z[t] += h[t - 1] @ w_h
+            fast.lstm_forward_step(z[t], c[t - 1] if t else first, gates[t], c[t], tanh_c[t], h[t], half)
+
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         g_above = self._grad_steps(grad)
         delta = np.empty_like(self._gates)
+        fast = compiled()
+        steps_fn = self._backward_steps if fast is None else functools.partial(self._backward_steps_compiled, fast)
 
         def steps(rows: slice) -> None:
-            self._backward_steps(grad[rows], None if g_above is None else g_above[:, rows],
-                                 *(a[:, rows] for a in (self._gates, self._c, self._tanh_c, delta)))
+            steps_fn(grad[rows], None if g_above is None else g_above[:, rows],
+                     *(a[:, rows] for a in (self._gates, self._c, self._tanh_c, delta)))
 
         self._in_parts(delta.shape[1], steps)
         return self._weight_grads(delta, self._h)
@@ -331,3 +348,14 @@ class LSTM(_Recurrent):
             dc += dh_c
             np.multiply(dc[:, None, :], factor[t].reshape(n, 4, hid), out=delta[t].reshape(n, 4, hid))
             np.multiply(dh, fo[t], out=delta[t, :, 2 * hid:3 * hid])
+
+    def _backward_steps_compiled(self, fast: ModuleType, grad: np.ndarray, g_above: np.ndarray | None,
+                                 gates: np.ndarray, c: np.ndarray, tanh_c: np.ndarray, delta: np.ndarray) -> None:
+        """``_backward_steps`` with each step's elementwise part in one compiled pass (glassnet._kernels)."""
+        steps, _, width = gates.shape
+        one, dc = gates.dtype.type(1), np.zeros_like(c[0])
+        first, last = np.empty((0, self.n_hidden), gates.dtype), np.empty((0, width), gates.dtype)  # c_0 = 0, f_(T+1)
+        for t in range(steps - 1, -1, -1):
+            dh = np.ascontiguousarray(self._dh(t, grad, g_above, delta))
+            fast.lstm_backward_step(dh, dc, gates[t], c[t - 1] if t else first, tanh_c[t],
+                                    gates[t + 1] if t < steps - 1 else last, delta[t], one)
