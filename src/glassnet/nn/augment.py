@@ -31,6 +31,7 @@ Backward sends dC/dout back through L_i^T G R_i, and each stroke pixel's gradien
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -185,14 +186,19 @@ def stroke_source(x: np.ndarray, width: np.ndarray) -> np.ndarray:
     return source
 
 
-def blur_matrix(m: int, sigma: float) -> np.ndarray:
+def blur_matrix(m: int, sigma: Any) -> np.ndarray:
     """(m, m) K with K[a, b] = exp(-(a - b)^2 / (2 sigma^2)), each row summing to 1 (the identity for
-    sigma ~ 0)."""
-    if sigma < 1e-3:
-        return np.eye(m)
-    d = np.arange(m)[:, None] - np.arange(m)[None, :]
-    k = np.exp(-0.5 * (d / sigma) ** 2)
-    return k / k.sum(axis=1, keepdims=True)
+    sigma ~ 0); for an array of sigmas, (n, m, m), one K each."""
+    sig = np.asarray(sigma, float)
+    d = (np.arange(m)[:, None] - np.arange(m)[None, :]) ** 2
+    k = np.exp(-0.5 * d / np.maximum(sig, 1e-3)[..., None, None] ** 2)
+    k /= k.sum(axis=-1, keepdims=True)
+    return np.where((sig < 1e-3)[..., None, None], np.eye(m), k)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolution(m: int, side: int) -> np.ndarray:
+    return resolution_matrix(m, side)
 
 
 def resolution_matrix(m: int, side: int) -> np.ndarray:
@@ -325,17 +331,18 @@ class Augment(Layer):
             if self.lowres:
                 lost = rng.random(n) < self.lowres
                 t["side"] = np.where(lost, rng.integers(max(2, round(h / 4)), max(2, round(4 * h / 7)) + 1, n), 0)
-            self.left, self.right = (np.stack([self._softness(m, sg, sd) for sg, sd in zip(
-                t["blur"], t["side"] * m // h, strict=True)]) for m in (h, w))
+            self.left, self.right = (self._softness(m, t["blur"], t["side"] * m // h) for m in (h, w))
         inverse = _inverse_affine(np.deg2rad(t["rotation"]), t["scale"], t["shear"])
         self.transform = t
         self.index, self.weight = _sampling(n, h, w, inverse, t["shift"], disp, self._dtype)
 
     @staticmethod
-    def _softness(m: int, sigma: float, side: int) -> np.ndarray:
-        """U_s D_s K_sigma for an axis of m pixels (side 0: no resolution loss)."""
-        k = blur_matrix(m, float(sigma))
-        return resolution_matrix(m, int(side)) @ k if side else k
+    def _softness(m: int, sigma: np.ndarray, side: np.ndarray) -> np.ndarray:
+        """(n, m, m): U_s D_s K_sigma for an axis of m pixels, one per image (side 0: no resolution loss)."""
+        k = blur_matrix(m, sigma)
+        for s in np.unique(side[side > 0]):
+            k[side == s] = _resolution(m, int(s)) @ k[side == s]
+        return k
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         """dC/dx[i, c, j] = sum over (k, p) with index[k, i, p] = j of weight[k, i, p] dC/dout[i, c, p]."""
