@@ -140,7 +140,7 @@ def distortions(images: np.ndarray, seed: int) -> dict[str, np.ndarray]:
         "much thicker strokes (grey dilation 3x3)": grey_morphology(images, 3, np.maximum),
         "very much thicker strokes (grey dilation 4x4)": grey_morphology(images, 4, np.maximum),
         "thinner strokes (grey erosion 2x2)": grey_morphology(images, 2, np.minimum),
-        "half-thinner strokes (mean of erosion 2x2 and the digit)":
+        "slightly thinner strokes (mean of the digit and its erosion 2x2)":
             (images + grey_morphology(images, 2, np.minimum)) / 2,
         **rotated,
         "shifted 3-5 px in x and y": shifted,
