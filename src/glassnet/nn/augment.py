@@ -16,7 +16,7 @@ backward sends each dC/dout_i(p) w_ik back to the pixel c_k(p) (the transpose).
 
 Opt-in distortions of what people bring (all off by default, so a layer without them draws the same random
 numbers as before): a pen of another width, before the map, as grey dilation (d > 0) or erosion (d < 0) by a
-(|d| + 1) x (|d| + 1) square,
+(abs(d) + 1) x (abs(d) + 1) square,
 
     stroke_i(p) = max_{o in S_d} x_i(p + o)   (min for d < 0),   d uniform in the integers -thin..thicken,
 
@@ -162,8 +162,8 @@ def warp(images: Any, rotation: Any = 0.0, scale: Any = 1.0, shear: Any = 0.0, s
 
 def stroke_source(x: np.ndarray, width: np.ndarray) -> np.ndarray:
     """Flat indices into ``x`` (n, C, H, W), shape (n, C, H*W): the pixel each output pixel copies under grey
-    dilation (width[i] = d > 0) or erosion (d < 0) of image i by a (|d| + 1)-square (offsets -lo..|d| - lo,
-    lo = floor(|d| / 2)), the window cut to the image; d = 0 copies the pixel itself."""
+    dilation (width[i] = d > 0) or erosion (d < 0) of image i by a (abs(d) + 1)-square (offsets -lo..abs(d) - lo,
+    lo = floor(abs(d) / 2)), the window cut to the image; d = 0 copies the pixel itself."""
     n, c, h, w = x.shape
     base = (np.arange(n * c) * (h * w))[:, None] + np.arange(h * w)[None, :]
     source = base.reshape(n, c, h * w).copy()
