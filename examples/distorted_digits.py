@@ -1,7 +1,9 @@
 """How well does a digit recogniser read digits that are not MNIST's? MNIST test digits are distorted the way
-people's pictures differ from MNIST (thicker and thinner strokes, tilted, off-centre in a larger picture,
-scanned at a low resolution and enlarged), then read through the preprocessing ``glassnet predict`` uses
-(``glassnet.images.preprocess_digit``: crop to the ink, scale to 20 px, centre of mass to the middle).
+people's pictures differ from MNIST (thicker and thinner strokes, tilted up to 20 degrees, shifted or off-centre
+in a larger picture, scanned at 8x8, 12x12 or 16x16 and enlarged, blurred, dark ink on grey paper with noise,
+redrawn with a round pen as the playground's pad draws), then read through the preprocessing ``glassnet
+predict`` uses (``glassnet.images.preprocess_digit``: crop to the ink, scale to 20 px, centre of mass to the
+middle).
 
     python examples/distorted_digits.py model.npz [other.npz ...] --data-dir ../shared/datasets/mnist [--n 2000]
         [--markdown]
@@ -19,8 +21,9 @@ from collections.abc import Callable
 import numpy as np
 
 import glassnet as gn
-from glassnet.data.images import preprocess_digit
+from glassnet.data.images import ImageError, preprocess_digit
 from glassnet.datasets import mnist
+from glassnet.nn.augment import blur_matrix
 
 
 def grey_morphology(images: np.ndarray, size: int, op: Callable[..., np.ndarray]) -> np.ndarray:
@@ -57,9 +60,68 @@ def off_centre(images: np.ndarray, rng: np.random.Generator, canvas: int = 56) -
     return out
 
 
-def paper_photo(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Dark ink on light grey paper with noise, as a photograph: 0.85 - 0.7 x + N(0, 0.05)."""
-    return np.clip(0.85 - 0.7 * images + rng.normal(0.0, 0.05, images.shape).astype(images.dtype), 0, 1)
+def paper_photo(images: np.ndarray, rng: np.random.Generator, paper: float = 0.85, ink: float = 0.7,
+                noise: float = 0.05) -> np.ndarray:
+    """Dark ink on grey paper with noise, as a photograph: paper - ink x + N(0, noise^2)."""
+    return np.clip(paper - ink * images + rng.normal(0.0, noise, images.shape).astype(images.dtype), 0, 1)
+
+
+def blurred(images: np.ndarray, sigma: float) -> np.ndarray:
+    """Each image convolved with a Gaussian of width sigma pixels (K X K^T, K's rows summing to 1): out of focus."""
+    k = blur_matrix(28, sigma).astype(images.dtype)
+    return k @ images @ k.T
+
+
+def skeleton(images: np.ndarray) -> np.ndarray:
+    """The one-pixel-wide centre lines of (n, 28, 28) digits (ink > 0.5), by Zhang & Suen's thinning (1984):
+    a border pixel with 2..6 ink neighbours and one 0-to-1 transition around it is peeled, in two sub-steps
+    that alternate the sides, until nothing changes."""
+    ink = np.pad(images > 0.5, ((0, 0), (1, 1), (1, 1)))
+    h, w = ink.shape[1:]
+    while True:
+        changed = False
+        for step in (0, 1):
+            c = ink[:, 1:h - 1, 1:w - 1]
+            p = [ink[:, 1 + dy:h - 1 + dy, 1 + dx:w - 1 + dx] for dy, dx in
+                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]  # P2..P9, clockwise
+            count = sum(q.astype(np.int8) for q in p)
+            turns = sum((~p[k] & p[(k + 1) % 8]).astype(np.int8) for k in range(8))
+            a, b = (p[0] & p[2] & p[4], p[2] & p[4] & p[6]) if step == 0 else (p[0] & p[2] & p[6], p[0] & p[4] & p[6])
+            peel = c & (count >= 2) & (count <= 6) & (turns == 1) & ~a & ~b
+            if peel.any():
+                changed = True
+                ink[:, 1:h - 1, 1:w - 1] = c & ~peel
+        if not changed:
+            return ink[:, 1:h - 1, 1:w - 1]
+
+
+def round_pen(lines: np.ndarray, width: float, scale: int = 4) -> np.ndarray:
+    """Centre lines (n, 28, 28) redrawn with a round pen ``width`` pixels across, as the playground's pad draws
+    (a canvas line with round caps): on a grid ``scale`` times finer, every point within width/2 of a line
+    point or of a segment between neighbouring points is ink; then each scale x scale block is averaged
+    (the pen's soft edge)."""
+    n, h, w = lines.shape
+    fine = np.zeros((n, h * scale, w * scale), bool)
+    centre = scale // 2
+    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1), (1, -1)):  # each point, and half-way to each neighbour
+        if (dy, dx) == (0, 0):
+            mid = lines
+        else:
+            other = np.zeros_like(lines)
+            other[:, :h - dy, max(0, -dx):w - max(0, dx)] = lines[:, dy:, max(0, dx):w + min(0, dx)]
+            mid = lines & other
+        for t in range(1, scale) if (dy, dx) != (0, 0) else (0,):
+            ys, xs = np.nonzero(mid.reshape(n * h, w))
+            fine[ys // h, (ys % h) * scale + centre + dy * t, xs * scale + centre + dx * t] = True
+    r = width * scale / 2
+    span = int(np.ceil(r))
+    out = np.zeros_like(fine)
+    pad = np.pad(fine, ((0, 0), (span, span), (span, span)))
+    for oy in range(-span, span + 1):
+        for ox in range(-span, span + 1):
+            if oy * oy + ox * ox <= r * r:
+                out |= pad[:, span + oy:span + oy + h * scale, span + ox:span + ox + w * scale]
+    return out.reshape(n, h, scale, w, scale).mean(axis=(2, 4)).astype(np.float32)
 
 
 def distortions(images: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -68,19 +130,44 @@ def distortions(images: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     n = images.shape[0]
     sign = rng.choice([-1.0, 1.0], n)
     flat = images.reshape(n, 784)
-    rotated = {f"rotated {d} degrees": gn.warp(flat, rotation=d * sign).reshape(n, 28, 28) for d in (5, 10, 15)}
+    rotated = {f"rotated {d} degrees": gn.warp(flat, rotation=d * sign).reshape(n, 28, 28)
+               for d in (5, 10, 15, 20)}
     shifted = gn.warp(flat, shift=rng.choice([-1.0, 1.0], (n, 2)) * rng.integers(3, 6, (n, 2))).reshape(n, 28, 28)
+    lines = skeleton(images)
     return {
         "none": images,
         "thicker strokes (grey dilation 2x2)": grey_morphology(images, 2, np.maximum),
         "much thicker strokes (grey dilation 3x3)": grey_morphology(images, 3, np.maximum),
+        "very much thicker strokes (grey dilation 4x4)": grey_morphology(images, 4, np.maximum),
         "thinner strokes (grey erosion 2x2)": grey_morphology(images, 2, np.minimum),
+        "slightly thinner strokes (mean of the digit and its erosion 2x2)":
+            (images + grey_morphology(images, 2, np.minimum)) / 2,
         **rotated,
         "shifted 3-5 px in x and y": shifted,
         "off-centre in a 56x56 picture": off_centre(images, rng),
+        "small, off-centre in a 112x112 picture": off_centre(images, rng, canvas=112),
         "28x28 reduced to 8x8 and enlarged back": low_resolution(images),
+        "28x28 reduced to 12x12 and enlarged back": low_resolution(images, 12),
+        "28x28 reduced to 16x16 and enlarged back": low_resolution(images, 16),
+        "blurred (Gaussian, sigma 1 px)": blurred(images, 1.0),
+        "blurred (Gaussian, sigma 1.5 px)": blurred(images, 1.5),
         "dark on light grey paper, noise": paper_photo(images, rng),
+        "dark on mid-grey paper, strong noise": paper_photo(images, rng, paper=0.6, ink=0.45, noise=0.1),
+        **{f"redrawn with a round pen {w:g} px wide": round_pen(lines, w) for w in (1.5, 2.5, 3.5, 4.5)},
     }
+
+
+def preprocessed(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``preprocess_digit`` of each image, (n, 784), and whether it found ink: a picture in which it finds no
+    digit (a thin digit erased by a thinner pen) is read as blank and counts as wrong."""
+    out = np.zeros((images.shape[0], 784), np.float32)
+    found = np.ones(images.shape[0], bool)
+    for i, img in enumerate(images):
+        try:
+            out[i] = preprocess_digit(img)
+        except ImageError:
+            found[i] = False
+    return out, found
 
 
 def accuracy(model: gn.Sequential, X: np.ndarray, y: np.ndarray) -> float:
@@ -101,12 +188,12 @@ def main() -> int:
     header = ["distortion"] + [f"{path}: {kind}" for path in args.models for kind in ("as it is", "preprocessed")]
     rows = []
     for name, distorted in distortions(X.reshape(-1, 28, 28), args.seed).items():
-        pre = np.stack([preprocess_digit(img) for img in distorted])
+        pre, found = preprocessed(distorted)
         row = [name]
         for model in models:
             raw = distorted.shape[1:] == (28, 28)
             row += [f"{100 * accuracy(model, distorted.reshape(len(y), -1), y):.2f}%" if raw else "-",
-                    f"{100 * accuracy(model, pre, y):.2f}%"]
+                    f"{100 * accuracy(model, pre, np.where(found, y, -1)):.2f}%"]
         rows.append(row)
     if args.markdown:
         print("| " + " | ".join(header) + " |\n|---|" + "---:|" * (len(header) - 1))

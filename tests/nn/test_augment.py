@@ -156,8 +156,120 @@ def test_train_command_options(tmp_path, capsys):
     assert model.loss.label_smoothing == 0.1
     assert model.meta["config"]["schedule"] == "onecycle"
     for bad, message in ((["--augment", "twist=1"], "KEY=NUMBER"), (["--warmup", "2"], "warm-up goes with"),
-                         (["--loss", "mse", "--label-smoothing", "0.1"], "needs --loss cross_entropy")):
+                         (["--loss", "mse", "--label-smoothing", "0.1"], "needs the cross_entropy loss")):
         assert main(["train", "--sample", "--epochs", "1", "--schedule", "exponential", *bad,
                      "--out", str(tmp_path / "x.npz")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
+
+
+# ----------------------------------------------------------------------------- pens, blur and resolution loss
+def pen_only(**keys):
+    return gn.Augment(shift=0, rotate=0, scale=0, shear=0, **keys)
+
+
+def line(n=1):
+    """n blank 28x28 images (n, 784) with a one-pixel horizontal line on row 14, columns 6..21."""
+    x = np.zeros((n, 28, 28), np.float32)
+    x[:, 14, 6:22] = 1.0
+    return x.reshape(n, 784)
+
+
+def test_new_keys_default_off_and_keep_every_draw_bit_identical():
+    x = np.random.default_rng(5).random((6, 784)).astype(np.float32)
+    old = training(gn.Augment(alpha=34), x, seed=3)
+    new = training(gn.Augment.from_spec("alpha=34,thicken=0,thin=0,blur=0,lowres=0"), x, seed=3)
+    np.testing.assert_array_equal(old, new)
+    assert gn.Augment().get_config()["thicken"] == 0.0 and gn.Augment().describe() == "Augment(+-2px, +-10deg)"
+
+
+@pytest.mark.parametrize("width, rows", [(1, 2), (2, 3), (3, 4)])
+def test_a_one_pixel_line_gets_wider_under_dilation(width, rows):
+    layer = pen_only(thicken=width)
+    for seed in range(20):  # until the draw is the widest pen
+        out = training(layer, line(), seed=seed)
+        if layer.transform["stroke"][0] == width:
+            break
+    ink = out.reshape(28, 28) > 0.5
+    assert ink.any(axis=1).sum() == rows  # a (w + 1)-square pen: the line w + 1 rows high
+    assert ink[14].all() == False and ink.sum() == rows * (16 + width)  # noqa: E712  and w columns longer
+
+
+def test_erosion_thins_a_stroke_and_removes_a_one_pixel_line():
+    x = np.zeros((1, 28, 28), np.float32)
+    x[0, 12:16, 6:22] = 1.0  # a stroke 4 pixels thick
+    layer = pen_only(thin=1)
+    widths = {}
+    for seed in range(10):
+        out = training(layer, x.reshape(1, 784), seed=seed).reshape(28, 28)
+        widths[int(layer.transform["stroke"][0])] = int((out[:, 14] > 0.5).sum())
+    assert widths == {-1: 3, 0: 4}
+    for seed in range(10):
+        out = training(layer, line(), seed=seed)
+        if layer.transform["stroke"][0] == -1:
+            assert out.max() == 0.0  # a 2x2 eraser leaves nothing of a one-pixel line
+            break
+    else:
+        pytest.fail("no seed in 0..9 drew the thinner pen")
+
+
+def test_blur_spreads_a_line_and_keeps_its_ink():
+    layer = pen_only(blur=3)
+    out = training(layer, line(8), seed=1).reshape(8, 28, 28)
+    sigma = layer.transform["blur"]
+    assert np.all((sigma >= 0) & (sigma <= 3))
+    wide = sigma > 1
+    assert wide.any() and np.all(out[wide, 14].max(axis=1) < 0.5) and np.all(out[wide, 12].max(axis=1) > 0.02)
+    np.testing.assert_allclose(out.sum(axis=(1, 2)), 16.0, rtol=0.02)  # rows of the blur sum to 1
+
+
+def test_resolution_loss_matches_a_box_filter_and_bilinear_enlargement():
+    from glassnet.nn.augment import resolution_matrix
+
+    m = resolution_matrix(28, 7)
+    v = np.random.default_rng(0).random(28)
+    small = v.reshape(7, 4).mean(axis=1)  # 28 -> 7: boxes of 4
+    out = m @ v  # small pixel j's centre sits at 4j + 1.5: pixel 4j + 1 reads 1/8 of the way to j - 1
+    np.testing.assert_allclose(out[5::4], 0.875 * small[1:] + 0.125 * small[:-1])
+    np.testing.assert_allclose(out[6:-4:4], 0.875 * small[1:-1] + 0.125 * small[2:])
+    np.testing.assert_allclose(out[:2], small[0])  # held at the ends
+    np.testing.assert_allclose(m.sum(axis=1), 1.0)
+    layer = pen_only(lowres=0.5)
+    out = training(layer, line(200), seed=2)
+    side = layer.transform["side"]
+    assert 0.35 < np.mean(side > 0) < 0.65 and side[side > 0].min() >= 7 and side.max() <= 16
+    np.testing.assert_array_equal(out[side == 0], line(200)[side == 0])
+    assert np.all(out[side > 0].reshape(-1, 28, 28)[:, 14].max(axis=1) < 1.0)  # the line smeared
+
+
+def test_pen_blur_and_lowres_shapes_seeds_and_inference():
+    x = np.random.default_rng(6).random((5, 2, 12, 10)).astype(np.float32)
+    spec = "thicken=2,thin=1,blur=1.5,lowres=0.7"
+    a = training(gn.Augment.from_spec(spec), x, seed=4)
+    assert a.shape == x.shape and a.dtype == x.dtype and not np.array_equal(a, x)
+    np.testing.assert_array_equal(a, training(gn.Augment.from_spec(spec), x, seed=4))
+    assert not np.array_equal(a, training(gn.Augment.from_spec(spec), x, seed=5))
+    assert gn.Augment.from_spec(spec).forward(x) is x
+    assert a.min() >= 0.0 and a.max() <= 1.0 + 1e-5
+    x64 = x.astype(np.float64)
+    assert training(gn.Augment.from_spec(spec), x64, seed=4).dtype == np.float64
+
+
+def test_backward_through_pen_blur_and_lowres_is_the_transpose():
+    rng = np.random.default_rng(7)
+    layer = gn.Augment(shift=1, rotate=10, thicken=2, thin=1, blur=1.5, lowres=1.0)
+    x = rng.random((3, 2, 10, 9))
+    training(layer, x, seed=1)
+    layer.frozen = True
+    r = rng.normal(size=x.shape)
+    analytic = layer.backward(r.copy())
+    numeric = numerical_gradient(lambda v: float(np.sum(r * layer.forward(v, training=True))), x.copy())
+    assert relative_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("spec, message", [("thicken=1.5", "whole number"), ("thin=9", "0..4"),
+                                           ("blur=-1", "blur must be"), ("lowres=2", "probability")])
+def test_bad_pen_blur_and_lowres_values_fail_in_one_line(spec, message):
+    with pytest.raises(ValueError, match=message) as err:
+        gn.Augment.from_spec(spec)
+    assert "\n" not in str(err.value)

@@ -78,7 +78,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", nargs="?", const="on", metavar="SPEC",
                    help="distort every training image afresh: random shifts, rotations, scaling and shear, "
                         "elastic with alpha > 0; SPEC like shift=2,rotate=10,scale=0.1,shear=0.15,alpha=34,"
-                        "sigma=4 (unnamed keys keep these defaults, alpha 0); off: none")
+                        "sigma=4 (unnamed keys keep these defaults, alpha 0); pens, blur and low resolution "
+                        "with thicken=2,thin=1 (pixels), blur=SIGMA, lowres=P (probability; all 0 unless named); "
+                        "off: none")
     p.add_argument("--epochs", type=COUNT, help="maximum number of epochs")
     p.add_argument("--batch-size", type=BATCH, help="mini-batch size (0: full batch)")
     p.add_argument("--l1", type=NON_NEGATIVE, help="L1 penalty lambda on all weights (default 0)")

@@ -13,10 +13,25 @@ sigma and multiplied by alpha. The output is the input read at q by bilinear int
 
 one gather for the whole batch, so pixel values stay within the input's range. The map is linear in x:
 backward sends each dC/dout_i(p) w_ik back to the pixel c_k(p) (the transpose).
+
+Opt-in distortions of what people bring (all off by default, so a layer without them draws the same random
+numbers as before): a pen of another width, before the map, as grey dilation (d > 0) or erosion (d < 0) by a
+(abs(d) + 1) x (abs(d) + 1) square,
+
+    stroke_i(p) = max_{o in S_d} x_i(p + o)   (min for d < 0),   d uniform in the integers -thin..thicken,
+
+and a camera's softness, after it, as one separable linear map per image: a Gaussian blur of width sigma_i
+(uniform in [0, blur]) and, with probability ``lowres``, a resolution loss (box-filtered down to s x s pixels,
+s uniform in H/4..4H/7, and bilinearly enlarged back):
+
+    out_i = L_i F_i R_i^T,   L_i = U_s D_s K_sigma (H x H),  R_i likewise (W x W).
+
+Backward sends dC/dout back through L_i^T G R_i, and each stroke pixel's gradient to the pixel it copied.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -25,7 +40,10 @@ import numpy as np
 from glassnet._base.schema import Float
 from glassnet.nn.layers import Layer, Shape, register
 
-__all__ = ["Augment", "gaussian_blur", "warp"]
+__all__ = ["Augment", "blur_matrix", "gaussian_blur", "resolution_matrix", "stroke_source", "warp"]
+
+MAX_STROKE = 4
+"""The widest pen change (pixels) ``thicken`` and ``thin`` accept."""
 
 
 def _image_shape(shape: Shape) -> tuple[int, int, int]:
@@ -142,6 +160,64 @@ def warp(images: Any, rotation: Any = 0.0, scale: Any = 1.0, shear: Any = 0.0, s
     return _gather(x.reshape(n, c, h, w), index, weight).reshape(x.shape)
 
 
+def stroke_source(x: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Flat indices into ``x`` (n, C, H, W), shape (n, C, H*W): the pixel each output pixel copies under grey
+    dilation (width[i] = d > 0) or erosion (d < 0) of image i by a (abs(d) + 1)-square (offsets -lo..abs(d) - lo,
+    lo = floor(abs(d) / 2)), the window cut to the image; d = 0 copies the pixel itself."""
+    n, c, h, w = x.shape
+    base = (np.arange(n * c) * (h * w))[:, None] + np.arange(h * w)[None, :]
+    source = base.reshape(n, c, h * w).copy()
+    for d in np.unique(width):
+        if d == 0:
+            continue
+        rows = np.flatnonzero(width == d)
+        k = abs(int(d)) + 1
+        lo = (k - 1) // 2
+        fill = -np.inf if d > 0 else np.inf
+        pad = np.full((rows.size, c, h + k - 1, w + k - 1), fill)
+        pad[:, :, lo:lo + h, lo:lo + w] = x[rows]
+        windows = np.stack([pad[:, :, dy:dy + h, dx:dx + w] for dy in range(k) for dx in range(k)])
+        pick = windows.argmax(axis=0) if d > 0 else windows.argmin(axis=0)  # the first of ties: deterministic
+        dy, dx = np.divmod(pick, k)
+        yy = np.arange(h)[:, None] + dy - lo
+        xx = np.arange(w)[None, :] + dx - lo
+        plane = (rows[:, None] * c + np.arange(c)[None, :]) * (h * w)
+        source[rows] = (plane[:, :, None, None] + yy * w + xx).reshape(rows.size, c, h * w)
+    return source
+
+
+def blur_matrix(m: int, sigma: Any) -> np.ndarray:
+    """(m, m) K with K[a, b] = exp(-(a - b)^2 / (2 sigma^2)), each row summing to 1 (the identity for
+    sigma ~ 0); for an array of sigmas, (n, m, m), one K each."""
+    sig = np.asarray(sigma, float)
+    d = (np.arange(m)[:, None] - np.arange(m)[None, :]) ** 2
+    k = np.exp(-0.5 * d / np.maximum(sig, 1e-3)[..., None, None] ** 2)
+    k /= k.sum(axis=-1, keepdims=True)
+    return np.where((sig < 1e-3)[..., None, None], np.eye(m), k)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolution(m: int, side: int) -> np.ndarray:
+    return resolution_matrix(m, side)
+
+
+def resolution_matrix(m: int, side: int) -> np.ndarray:
+    """(m, m) U D: m pixels averaged down to ``side`` (D: each small pixel the mean of the stretch of length
+    m/side it covers) and enlarged back by linear interpolation between small-pixel centres (U, ends held)."""
+    edges = np.arange(side + 1) * (m / side)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    a = np.arange(m)[None, :]
+    down = np.clip(np.minimum(hi, a + 1) - np.maximum(lo, a), 0, None) * (side / m)
+    q = np.clip((np.arange(m) + 0.5) * (side / m) - 0.5, 0, side - 1)
+    j0 = np.minimum(np.floor(q).astype(int), side - 2) if side > 1 else np.zeros(m, int)
+    f = q - j0
+    up = np.zeros((m, side))
+    up[np.arange(m), j0] += 1 - f
+    if side > 1:
+        up[np.arange(m), j0 + 1] += f
+    return up @ down
+
+
 @register
 class Augment(Layer):
     """Random distortions of training images: every image of every batch its own rotation (uniform in
@@ -157,24 +233,38 @@ class Augment(Layer):
 
     identity_at_inference = True
     config_schema = {"shift": Float(0), "rotate": Float(0, 180), "scale": Float(0, 1, high_open=True),
-                     "shear": Float(0), "alpha": Float(0), "sigma": Float(0, low_open=True)}
+                     "shear": Float(0), "alpha": Float(0), "sigma": Float(0, low_open=True),
+                     "thicken": Float(0, MAX_STROKE), "thin": Float(0, MAX_STROKE), "blur": Float(0),
+                     "lowres": Float(0, 1)}
 
     def __init__(self, shift: float = 2.0, rotate: float = 10.0, scale: float = 0.1, shear: float = 0.15,
-                 alpha: float = 0.0, sigma: float = 4.0, name: str | None = None) -> None:
+                 alpha: float = 0.0, sigma: float = 4.0, thicken: float = 0.0, thin: float = 0.0,
+                 blur: float = 0.0, lowres: float = 0.0, name: str | None = None) -> None:
         super().__init__(name)
-        values = {"shift": shift, "rotate": rotate, "scale": scale, "shear": shear, "alpha": alpha, "sigma": sigma}
+        values = {"shift": shift, "rotate": rotate, "scale": scale, "shear": shear, "alpha": alpha, "sigma": sigma,
+                  "thicken": thicken, "thin": thin, "blur": blur, "lowres": lowres}
         for key, v in values.items():
-            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+            if not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"Augment {key} must be a finite number >= 0, got {v!r}")
         if not scale < 1 or not rotate <= 180 or not sigma > 0:
             raise ValueError(f"Augment needs scale < 1, rotate <= 180 and sigma > 0, got scale={scale}, "
                              f"rotate={rotate}, sigma={sigma}")
+        for key in ("thicken", "thin"):
+            if values[key] != int(values[key]) or values[key] > MAX_STROKE:
+                raise ValueError(f"Augment {key} must be a whole number of pixels in 0..{MAX_STROKE}, "
+                                 f"got {values[key]!r}")
+        if not lowres <= 1:
+            raise ValueError(f"Augment lowres is a probability in [0, 1], got {lowres!r}")
         self.shift, self.rotate, self.scale, self.shear = float(shift), float(rotate), float(scale), float(shear)
         self.alpha, self.sigma = float(alpha), float(sigma)
+        self.thicken, self.thin, self.blur, self.lowres = float(thicken), float(thin), float(blur), float(lowres)
         self.frozen = False
         self.transform: dict[str, np.ndarray] | None = None
         self.index: np.ndarray | None = None
         self.weight: np.ndarray | None = None
+        self.source: np.ndarray | None = None  # the stroke change's copied pixels (thicken or thin > 0)
+        self.left: np.ndarray | None = None  # L_i (n, H, H) and R_i (n, W, W) of blur and lowres
+        self.right: np.ndarray | None = None
         self._dtype: np.dtype = np.dtype(np.float32)
 
     @classmethod
@@ -209,7 +299,17 @@ class Augment(Layer):
         if not (self.frozen and self.index is not None and self.index.shape[1:] == (n, h * w)):
             self._dtype = x.dtype
             self._draw(n, h, w)
-        self.output = _gather(x.reshape(n, c, h, w), self.index, self.weight).reshape(x.shape)
+            self.source = None
+            if self.thicken or self.thin:
+                self.source = stroke_source(x.reshape(n, c, h, w), self.transform["stroke"])
+        image = x.reshape(n, c, h, w)
+        if self.source is not None:
+            image = x.reshape(-1).take(self.source).reshape(n, c, h, w)
+        out = _gather(image, self.index, self.weight).reshape(n, c, h, w)
+        if self.left is not None:
+            out = self.left.astype(x.dtype, copy=False)[:, None] @ out @ self.right.astype(
+                x.dtype, copy=False).transpose(0, 2, 1)[:, None]
+        self.output = out.reshape(x.shape)
         return self.output
 
     def _draw(self, n: int, h: int, w: int) -> None:
@@ -222,9 +322,27 @@ class Augment(Layer):
             disp = gaussian_blur(rng.uniform(-1.0, 1.0, (n, 2, h, w)), self.sigma)
             disp *= self.alpha
             t["displacement"] = disp
+        if self.thicken or self.thin:
+            t["stroke"] = rng.integers(-int(self.thin), int(self.thicken) + 1, n)
+        self.left = self.right = None
+        if self.blur or self.lowres:
+            t["blur"] = rng.uniform(0.0, self.blur, n) if self.blur else np.zeros(n)
+            t["side"] = np.zeros(n, int)  # 0: full resolution
+            if self.lowres:
+                lost = rng.random(n) < self.lowres
+                t["side"] = np.where(lost, rng.integers(max(2, round(h / 4)), max(2, round(4 * h / 7)) + 1, n), 0)
+            self.left, self.right = (self._softness(m, t["blur"], t["side"] * m // h) for m in (h, w))
         inverse = _inverse_affine(np.deg2rad(t["rotation"]), t["scale"], t["shear"])
         self.transform = t
         self.index, self.weight = _sampling(n, h, w, inverse, t["shift"], disp, self._dtype)
+
+    @staticmethod
+    def _softness(m: int, sigma: np.ndarray, side: np.ndarray) -> np.ndarray:
+        """(n, m, m): U_s D_s K_sigma for an axis of m pixels, one per image (side 0: no resolution loss)."""
+        k = blur_matrix(m, sigma)
+        for s in np.unique(side[side > 0]):
+            k[side == s] = _resolution(m, int(s)) @ k[side == s]
+        return k
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         """dC/dx[i, c, j] = sum over (k, p) with index[k, i, p] = j of weight[k, i, p] dC/dout[i, c, p]."""
@@ -236,15 +354,24 @@ class Augment(Layer):
         n = x.shape[0]
         c, h, w = _image_shape(x.shape[1:])
         size = n * (h + 3) * (w + 3)
+        if self.left is not None:  # through out = L G R^T: dC/dG = L^T dC/dout R
+            grad = (self.left.transpose(0, 2, 1)[:, None] @ grad.reshape(n, c, h, w) @ self.right[:, None])
         g = grad.reshape(n, c, h * w).transpose(1, 0, 2).reshape(c, 1, n, h * w)
         planes = [np.bincount(self.index.ravel(), (gc * self.weight).ravel(), minlength=size) for gc in g]
         framed = np.stack(planes).reshape(c, n, h + 3, w + 3)[:, :, 1:h + 1, 1:w + 1]  # the frame's share: none
-        return framed.transpose(1, 0, 2, 3).astype(grad.dtype).reshape(x.shape)
+        back = framed.transpose(1, 0, 2, 3)
+        if self.source is not None:
+            back = np.bincount(self.source.ravel(), back.ravel(), minlength=x.size)
+        return back.astype(grad.dtype).reshape(x.shape)
 
     def get_config(self) -> dict[str, Any]:
         return {"shift": self.shift, "rotate": self.rotate, "scale": self.scale, "shear": self.shear,
-                "alpha": self.alpha, "sigma": self.sigma, "name": self.name}
+                "alpha": self.alpha, "sigma": self.sigma, "thicken": self.thicken, "thin": self.thin,
+                "blur": self.blur, "lowres": self.lowres, "name": self.name}
 
     def describe(self) -> str:
         elastic = f", elastic {self.alpha:g}/{self.sigma:g}" if self.alpha else ""
-        return f"Augment(+-{self.shift:g}px, +-{self.rotate:g}deg{elastic})"
+        pen = f", pen -{self.thin:g}..+{self.thicken:g}px" if self.thicken or self.thin else ""
+        soft = f", blur {self.blur:g}" if self.blur else ""
+        soft += f", lowres {self.lowres:g}" if self.lowres else ""
+        return f"Augment(+-{self.shift:g}px, +-{self.rotate:g}deg{elastic}{pen}{soft})"
