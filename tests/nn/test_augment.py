@@ -156,7 +156,7 @@ def test_train_command_options(tmp_path, capsys):
     assert model.loss.label_smoothing == 0.1
     assert model.meta["config"]["schedule"] == "onecycle"
     for bad, message in ((["--augment", "twist=1"], "KEY=NUMBER"), (["--warmup", "2"], "warm-up goes with"),
-                         (["--loss", "mse", "--label-smoothing", "0.1"], "needs the cross_entropy loss")):
+                         (["--loss", "mse", "--label-smoothing", "0.1"], "needs --loss cross_entropy")):
         assert main(["train", "--sample", "--epochs", "1", "--schedule", "exponential", *bad,
                      "--out", str(tmp_path / "x.npz")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
