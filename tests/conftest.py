@@ -53,6 +53,21 @@ def mnist_dir() -> Path:
     return d
 
 
+# ----------------------------------------------------------------------------- browsers
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium for pytest-playwright's ``browser`` and ``page`` (Playwright cannot download its own
+    browsers here), without background traffic."""
+    if not CHROMIUM.is_file():
+        missing("Debian's chromium is not installed (apt-get install -y chromium; the README's test command does it)")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM),
+            "args": ["--disable-background-networking", "--disable-component-update", "--no-first-run",
+                     "--disable-sync", "--disable-gpu"]}
+
+
 # ----------------------------------------------------------------------------- the playground
 @pytest.fixture(scope="session")
 def digit_models():

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import IN_CI, missing, need
+from conftest import IN_CI, need
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -215,31 +215,26 @@ def test_the_readme_is_short_and_its_examples_are_the_sites():
 
 
 # ----------------------------------------------------------------------------------------------- in a browser
-def test_the_pages_in_chromium_offline(site, tmp_path):
+def test_the_pages_in_chromium_offline(site, browser, tmp_path):
     """The home page, an API page and a tutorial page from the folder: nothing requested outside it, and the
     search answers from the folder."""
-    sync_api = need("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        missing("Debian's chromium is not installed (apt-get install -y chromium; the README's test command does it)")
     shots = Path(os.environ.get("GLASSNET_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     tutorial = sorted((site / "tutorials").glob("0*.html"))[-1]
     requested: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(15_000)
-            page.on("request", lambda r: requested.append(r.url))
-            for name, path in (("docs_home", site / "index.html"), ("docs_api", site / "api" / "glassnet.html"),
-                               ("docs_tutorial", tutorial)):
-                page.goto(path.as_uri(), wait_until="load", timeout=15_000)
-                assert page.locator("h1").first.is_visible()
-                page.screenshot(path=str(shots / f"{name}.png"))
-            page.goto((site / "search.html").as_uri() + "?q=Dense", wait_until="load", timeout=15_000)
-            page.wait_for_selector("#search-results li", timeout=15_000)
-            assert page.locator("#search-results li").count() >= 1
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.set_default_timeout(15_000)
+        page.on("request", lambda r: requested.append(r.url))
+        for name, path in (("docs_home", site / "index.html"), ("docs_api", site / "api" / "glassnet.html"),
+                           ("docs_tutorial", tutorial)):
+            page.goto(path.as_uri(), wait_until="load", timeout=15_000)
+            assert page.locator("h1").first.is_visible()
+            page.screenshot(path=str(shots / f"{name}.png"))
+        page.goto((site / "search.html").as_uri() + "?q=Dense", wait_until="load", timeout=15_000)
+        page.wait_for_selector("#search-results li", timeout=15_000)
+        assert page.locator("#search-results li").count() >= 1
+    finally:
+        page.close()
     elsewhere = [u for u in requested if not u.startswith(("file:", "data:", "blob:", "about:"))]
     assert not elsewhere, elsewhere

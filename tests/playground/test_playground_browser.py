@@ -12,25 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import missing, need
+from conftest import need
 
 import glassnet as gn
 
 need("playwright.sync_api")
 need("starlette", "playground")
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium (Playwright cannot download its own browsers here), without background traffic."""
-    if not CHROMIUM.is_file():
-        missing("Debian's chromium is not installed (apt-get install -y chromium; the README's test command does it)")
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM),
-            "args": ["--disable-background-networking", "--disable-component-update", "--no-first-run",
-                     "--disable-sync", "--disable-gpu"]}
 
 
 @pytest.fixture

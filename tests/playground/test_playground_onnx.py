@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import missing, need
+from conftest import need
 
 import glassnet as gn
 
@@ -18,18 +18,8 @@ need("starlette", "playground")
 need("onnx", "onnx")
 need("onnxruntime", "onnx")
 
-CHROMIUM = Path("/usr/bin/chromium")
 DATA = Path(__file__).parents[1] / "bridges" / "fixtures" / "onnx"
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    if not CHROMIUM.is_file():
-        missing("Debian's chromium is not installed (apt-get install -y chromium)")
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM),
-            "args": ["--disable-background-networking", "--disable-component-update", "--no-first-run",
-                     "--disable-sync", "--disable-gpu"]}
 
 
 @pytest.fixture(scope="module")

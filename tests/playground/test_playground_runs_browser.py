@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from conftest import need
 from test_playground_browser import SEVEN, TIMEOUT_MS, draw, shot
-from test_playground_browser import browser_type_launch_args as browser_type_launch_args  # Debian's Chromium
 
 import glassnet as gn
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from conftest import need
 from test_playground_browser import SEVEN, draw, shot
-from test_playground_browser import browser_type_launch_args as browser_type_launch_args  # Debian's Chromium
 from test_playground_browser import page as page  # fails a test on any JavaScript error or CSP refusal
 
 need("playwright.sync_api")

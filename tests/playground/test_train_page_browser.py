@@ -5,28 +5,16 @@ first stroke each model's card says what to do. A server of its own (the live mo
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from conftest import missing, need
+from conftest import need
 
 import glassnet as gn
 
 expect = need("playwright.sync_api").expect
 need("starlette", "playground")
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium (Playwright cannot download its own browsers here), without background traffic."""
-    if not CHROMIUM.is_file():
-        missing("Debian's chromium is not installed (apt-get install -y chromium; the README's test command does it)")
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM),
-            "args": ["--disable-background-networking", "--disable-component-update", "--no-first-run",
-                     "--disable-sync", "--disable-gpu"]}
 
 
 @pytest.fixture(scope="module")
