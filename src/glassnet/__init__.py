@@ -27,7 +27,6 @@ from glassnet._base.version import __version__ as __version__
 from glassnet._kernels import kernels, set_kernels
 from glassnet.data.encoding import OneHot, Vocabulary, one_hot
 from glassnet.model.file import ModelFileError, load
-from glassnet.model.gradcheck import gradcheck, numerical_gradient
 from glassnet.model.sequential import Sequential
 from glassnet.nn.activations import (
     ACTIVATIONS,
@@ -66,7 +65,6 @@ from glassnet.train.callbacks import (
     Recorder,
     ReduceLROnPlateau,
 )
-from glassnet.train.checkpoint import CheckpointError, TrainingCheckpoint
 from glassnet.train.loop import DivergenceError
 
 _moved.install()
@@ -81,6 +79,8 @@ _LAZY = {
     "LDA": "glassnet.decomposition", "PCA": "glassnet.decomposition",
     "TruncatedSVD": "glassnet.decomposition", "randomized_svd": "glassnet.decomposition",
     "sweep": "glassnet.sweep",
+    "gradcheck": "glassnet.model.gradcheck", "numerical_gradient": "glassnet.model.gradcheck",
+    "CheckpointError": "glassnet.train.checkpoint", "TrainingCheckpoint": "glassnet.train.checkpoint",
     "RunLogger": "glassnet.train.runs", "load_run": "glassnet.train.runs", "Run": "glassnet.train.runs",
     "RunError": "glassnet.train.runs",
 }

@@ -34,7 +34,7 @@ from glassnet._base.schema import Choice, Dict, Float, Int, IntList, List, Optio
 from glassnet.model import safetensors as _safetensors
 from glassnet.nn.layers import LAYERS
 from glassnet.nn.losses import smoothed_loss
-from glassnet.optim import OPTIMIZER_CLASSES
+from glassnet.optim import optimizer_classes
 
 if TYPE_CHECKING:
     from glassnet.model.sequential import Sequential
@@ -171,7 +171,7 @@ CONFIG_SCHEMA = Record({
     "layers": List(Record({"class": Choice(lambda: LAYERS, "layer type"), "config": Dict()}), 1),
     "compile": Optional(Record({
         "loss": Choice(_losses, "loss"), "metrics": List(Choice(("accuracy",))), "l1": Float(0), "l2": Float(0),
-        "optimizer": Record({"class": Choice(lambda: OPTIMIZER_CLASSES, "optimizer"), "config": Dict()}),
+        "optimizer": Record({"class": Choice(optimizer_classes, "optimizer"), "config": Dict()}),
         "label_smoothing": Float(0, 1, high_open=True)},
         required=("loss", "metrics", "l1", "l2", "optimizer"))),
     "meta": Dict(),
@@ -197,7 +197,7 @@ def check_model_config(cfg: Any, where: str = "config") -> dict[str, Any]:
         schema.check_config(fields, required, spec["config"], f"layers[{i}] ({spec['class']})")
     if cfg.get("compile"):
         opt = cfg["compile"]["optimizer"]
-        fields, required = OPTIMIZER_CLASSES[opt["class"]].config_fields()
+        fields, required = optimizer_classes()[opt["class"]].config_fields()
         schema.check_config(fields, required, opt["config"], f"optimizer ({opt['class']})")
     return cfg
 
@@ -261,7 +261,7 @@ def build_model(cfg: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> Sequen
         c = cfg["compile"]
         opt = c["optimizer"]
         try:
-            optimizer = OPTIMIZER_CLASSES[opt["class"]](**opt["config"])
+            optimizer = optimizer_classes()[opt["class"]](**opt["config"])
             loss = smoothed_loss(c["loss"], c.get("label_smoothing", 0.0))
             model.compile(loss=loss, optimizer=optimizer, metrics=c["metrics"], l1=c["l1"], l2=c["l2"])
         except (ValueError, TypeError) as e:
