@@ -84,13 +84,7 @@ def attributions(model: Any, X: np.ndarray, targets: np.ndarray, method: str, st
     """The attribution of ``method`` for class ``targets[i]`` of sample ``X[i]``, shaped like X."""
     from glassnet import explain
 
-    if method == "ig":
-        return explain.integrated_gradients(model, X, targets, steps=steps)
-    if method == "saliency":
-        return explain.saliency(model, X, targets)
-    if method == "gradxinput":
-        return explain.gradient_x_input(model, X, targets)
-    return explain.occlusion(model, X, targets)
+    return explain.attribute(model, X, method, targets, steps=steps)
 
 
 def _pictures(args: argparse.Namespace) -> int:

@@ -19,11 +19,34 @@ running statistics or any random state.
 f_k is the target class's logit z^L_k (``output="logit"``, the default) or probability a^L_k.
 """
 
+from typing import Any
+
+import numpy as np
+
 from glassnet.explain.adversarial import adversarial, minimal_eps
 from glassnet.explain.attribution import gradient_x_input, integrated_gradients, layer_attribution, saliency
 from glassnet.explain.maximize import maximize
 from glassnet.explain.occlusion import occlusion
 from glassnet.explain.quadrature import QUADRATURES
 
-__all__ = ["QUADRATURES", "adversarial", "gradient_x_input", "integrated_gradients", "layer_attribution",
-           "maximize", "minimal_eps", "occlusion", "saliency"]
+METHODS = {"ig": "integrated gradients", "saliency": "saliency (gradient)", "gradxinput": "gradient x input",
+           "occlusion": "occlusion"}
+"""The input attributions by the short names the command line and the playground use."""
+
+
+def attribute(model: Any, X: Any, method: str, target: Any = None, steps: int = 50) -> np.ndarray:
+    """The input attribution ``method`` (a key of ``METHODS``) for ``target``: integrated gradients with ``steps``
+    Gauss-Legendre steps from a black image, saliency, gradient x input, or occlusion with 4x4 windows."""
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; known: {', '.join(METHODS)}")
+    if method == "ig":
+        return integrated_gradients(model, X, target, steps=steps)
+    if method == "saliency":
+        return saliency(model, X, target)
+    if method == "gradxinput":
+        return gradient_x_input(model, X, target)
+    return occlusion(model, X, target)
+
+
+__all__ = ["METHODS", "QUADRATURES", "adversarial", "attribute", "gradient_x_input", "integrated_gradients",
+           "layer_attribution", "maximize", "minimal_eps", "occlusion", "saliency"]

@@ -69,18 +69,6 @@ def _layer_record(index: int, layer: Any, attr: np.ndarray) -> dict[str, Any]:
     return rec
 
 
-def _attribution(model: Any, X: np.ndarray, method: str, target: int) -> np.ndarray:
-    from glassnet import explain
-
-    if method == "ig":
-        return explain.integrated_gradients(model, X, target, steps=IG_STEPS)
-    if method == "saliency":
-        return explain.saliency(model, X, target)
-    if method == "gradxinput":
-        return explain.gradient_x_input(model, X, target)
-    return explain.occlusion(model, X, target)
-
-
 def why(entry: ModelEntry, x: np.ndarray, method: str, target: int | None) -> dict[str, Any]:
     """The lens for one 784-pixel image: the input attribution for class ``target`` (None: the predicted one)
     and the attribution on the units of every shown layer."""
@@ -92,7 +80,7 @@ def why(entry: ModelEntry, x: np.ndarray, method: str, target: int | None) -> di
         version = entry.version
         outputs = np.asarray(model.forward(X)[0], dtype=np.float64)
         k = int(np.argmax(outputs)) if target is None else target
-        attr = _attribution(model, X, method, k)[0]
+        attr = explain.attribute(model, X, method, k, steps=IG_STEPS)[0]
         layers = [_layer_record(i, model.layers[i], explain.layer_attribution(model, X, i, k)[0])
                   for i in _shown_layers(entry)]
     packed, m = pack_signed(attr.reshape(28, 28))
