@@ -113,9 +113,11 @@ def schedule_of(cfg: dict[str, Any]) -> Any:
 
 
 def fit_model(model: Sequential, cfg: dict[str, Any], X: Any, y: Any, seed: int, verbose: int = 0,
-              callbacks: list[Any] | tuple[Any, ...] = ()) -> Any:
+              callbacks: list[Any] | tuple[Any, ...] = (), log_dir: str | None = None) -> Any:
     """Train ``build(cfg, seed)``'s model on (X, y) as ``glassnet train`` does: cfg's epochs, batch size and
-    validation split, early stopping on the validation loss when cfg asks for it; returns the History."""
+    validation split, early stopping on the validation loss when cfg asks for it, the run recorded in
+    ``log_dir`` when given; returns the History."""
     stop = [EarlyStopping("val_loss", patience=cfg["early_stopping"])] if cfg["early_stopping"] else []
     return model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"] or None,
-                     validation_split=cfg["validation"], callbacks=[*stop, *callbacks], seed=seed, verbose=verbose)
+                     validation_split=cfg["validation"], callbacks=[*stop, *callbacks], seed=seed, verbose=verbose,
+                     log_dir=log_dir)

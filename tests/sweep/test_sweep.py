@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need
 
 import glassnet as gn
 from glassnet import SGD, Dense, Sequential
@@ -279,3 +280,23 @@ def test_bad_arguments_fail_in_one_line_before_any_trial(tmp_path, monkeypatch):
         gn.sweep(build, grid=GRID)
     with pytest.raises(ValueError, match="unknown setting 'speed'"):
         gn.sweep(None, settings={"speed": 1})
+
+
+def test_record_runs_keeps_every_trials_epochs_to_replay(tmp_path):
+    need("tensorboardX", "runs")
+    from glassnet.train.runs import load_run
+
+    result = gn.sweep(build, grid={"hidden": [2, 4]}, data=DATA["data"], validation_data=DATA["validation_data"],
+                   fit=FIT, jobs=1, out=tmp_path / "s", record_runs=True, verbose=0)
+    folders = sorted(p.name for p in (tmp_path / "s" / "runs").iterdir())
+    assert folders == [f"trial-{r['trial']:04d}" for r in sorted(result.trials, key=lambda r: r["trial"])]
+    for r in result.trials:
+        run = load_run(tmp_path / "s" / "runs" / f"trial-{r['trial']:04d}")
+        assert run.epochs[-1] == FIT["epochs"]
+        final = run.model(run.epochs[-1])
+        again = build(r["seed"], **r["params"])
+        again.fit(*DATA["data"], validation_data=DATA["validation_data"], seed=r["seed"], verbose=0, **FIT)
+        for a, b in zip(final.get_weights(), again.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b.astype(np.float32))
+    with pytest.raises(ValueError, match="record_runs=True needs out=DIR"):
+        gn.sweep(build, grid={"hidden": [2]}, data=DATA["data"], fit=FIT, jobs=1, record_runs=True, verbose=0)

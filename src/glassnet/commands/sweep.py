@@ -15,7 +15,7 @@ from glassnet.commands._common import COUNT, add_seed, add_threads, check_data_o
 HELP = ("search glassnet train's settings (grid, random, seeds, successive halving) on local processes or a "
         "Dask cluster; 'glassnet sweep show DIR' prints the results")
 
-_OWN = frozenset({"--out", "--seed", "--threads", "--plots", "--resume", "--checkpoint-dir"})
+_OWN = frozenset({"--out", "--seed", "--threads", "--plots", "--resume", "--checkpoint-dir", "--log-dir"})
 """glassnet train options that the sweep defines itself, or has no use for."""
 
 
@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_threads(w, default=1)
     w.add_argument("--out", metavar="DIR", help="folder for sweep.json, trials.jsonl and best.npz (required)")
     w.add_argument("--resume", action="store_true", help="continue the sweep in --out: run only missing trials")
+    w.add_argument("--record-runs", action="store_true",
+                   help="record every trial's run in OUT/runs (needs glassnet[runs]); glassnet playground --runs "
+                        "OUT/runs replays them epoch by epoch")
     w.add_argument("--train-images", type=COUNT, metavar="N", help="train on the first N training images only")
     w.add_argument("--test-images", type=COUNT, metavar="N", help="test on the first N test images only")
     train.add_arguments(_TrainOptions(p.add_argument_group("fixed settings: any glassnet train option")))
@@ -152,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise ValueError("--out DIR is required: the folder for trials.jsonl and best.npz")
     check_data_options(args)
+    if args.record_runs:
+        from glassnet._base.extras import require_extra
+
+        require_extra("tensorboardX", "runs", "--record-runs")
     from glassnet.parallel.executors import connect, local_cluster, require_distributed
     from glassnet.sweep import driver
     from glassnet.sweep.tasks import TrainSettings, mnist_data
@@ -174,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
                           sample=getattr(args, "sample", False))  # glassnet train's --sample, where it has one
         result = driver.run(TrainSettings(cfg, args.preset), data, space, seeds=args.seeds, seed=args.seed,
                             halving=args.halving, metric=args.metric, executor=client, jobs=args.jobs,
-                            threads=args.threads, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1)
+                            threads=args.threads, out=args.out, resume=args.resume, record_runs=args.record_runs,
+                            verbose=0 if args.quiet else 1)
     print(result.table(top=20))
     best = result.best
     failed = sum(r["status"] != "ok" for r in result.trials)

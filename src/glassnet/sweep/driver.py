@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet._base.extras import require_extra
 from glassnet.model.sequential import Sequential
 from glassnet.parallel.executors import WorkerPool, check_picklable, trim_warning
 from glassnet.sweep import report
@@ -34,7 +35,7 @@ def sweep(build: Callable[..., Sequential] | None = None, grid: Mapping[str, Seq
           settings: Mapping[str, Any] | None = None, preset: str = "default", data_dir: str | None = None,
           halving: bool | Halving = False, metric: str | None = None, executor: Any = None,
           jobs: int | None = None, threads: int = 1, out: str | os.PathLike | None = None,
-          resume: bool = False, verbose: int = 1) -> SweepResult:
+          resume: bool = False, record_runs: bool = False, verbose: int = 1) -> SweepResult:
     """Train every configuration of a search space with ``seeds`` seeds each, in parallel, and return them
     all with the best.
 
@@ -59,8 +60,9 @@ def sweep(build: Callable[..., Sequential] | None = None, grid: Mapping[str, Seq
     Dask ``Client`` (the data is scattered to its workers once); without one, ``jobs`` local processes (default:
     one per core; 1 runs in this process). ``threads``: BLAS threads per trial. With ``out=DIR`` each finished
     trial is appended to DIR/trials.jsonl and the best model kept in DIR/best.npz; ``resume=True`` runs only
-    the trials not yet there. Worker processes import your script: guard it with
-    ``if __name__ == "__main__":``.
+    the trials not yet there; ``record_runs=True`` also records every trial's run in DIR/runs/trial-NNNN (its
+    epochs replayed by ``glassnet.load_run`` and ``glassnet playground --runs DIR/runs``). Worker processes
+    import your script: guard it with ``if __name__ == "__main__":``.
     """
     space = Space.build(grid, random, trials)
     if build is None:
@@ -94,7 +96,7 @@ def sweep(build: Callable[..., Sequential] | None = None, grid: Mapping[str, Seq
         task = BuildFunction(build, dict(fit or {}))
         the_data = Data(*data, validation=validation_data, test=test_data)
     return run(task, the_data, space, seeds=seeds, seed=seed, halving=halving, metric=metric, executor=executor,
-               jobs=jobs, threads=threads, out=out, resume=resume, verbose=verbose)
+               jobs=jobs, threads=threads, out=out, resume=resume, record_runs=record_runs, verbose=verbose)
 
 
 def _common_settings() -> dict[str, Any]:
@@ -161,7 +163,8 @@ def _check(task: Task, configs: list[dict[str, Any]], data: Data, metric: str | 
 
 def run(task: Task, data: Data, space: Space, *, seeds: int = 1, seed: int = 0, halving: bool | Halving = False,
         metric: str | None = None, executor: Any = None, jobs: int | None = None, threads: int = 1,
-        out: str | os.PathLike | None = None, resume: bool = False, verbose: int = 1) -> SweepResult:
+        out: str | os.PathLike | None = None, resume: bool = False, record_runs: bool = False,
+        verbose: int = 1) -> SweepResult:
     """The sweep of ``task`` over ``space`` (see :func:`sweep` for the arguments)."""
     seeds, seed, threads = _whole(seeds, "seeds", 1), _whole(seed, "seed", 0), _whole(threads, "threads", 1)
     jobs = (os.cpu_count() or 1) if jobs is None else _whole(jobs, "jobs", 1)
@@ -179,10 +182,15 @@ def run(task: Task, data: Data, space: Space, *, seeds: int = 1, seed: int = 0, 
             "data": data.describe()}
     if executor is None and min(jobs, len(trials)) > 1:
         check_picklable(Payload(task, data, threads))  # before the folder is made: a lambda fails here
+    if record_runs and out is None:
+        raise ValueError("record_runs=True needs out=DIR: the runs are recorded in DIR/runs")
+    if record_runs:
+        require_extra("tensorboardX", "runs", "record_runs=True")
     log = TrialLog(out, spec, resume)
+    runs = str(log.folder / "runs") if record_runs else None
     try:
         return _run(task, data, trials, configs, rungs, halving, metric, log, executor, jobs, threads, verbose,
-                    dropped)
+                    dropped, runs)
     finally:
         log.close()
 
@@ -197,7 +205,7 @@ def _planned(rungs: list[int | None], halving: Halving | None, n_configs: int, s
 
 def _run(task: Task, data: Data, trials: list[Trial], configs: list[dict[str, Any]], rungs: list[int | None],
          halving: Halving | None, metric: str, log: TrialLog, executor: Any, jobs: int, threads: int,
-         verbose: int, dropped: int) -> SweepResult:
+         verbose: int, dropped: int, runs: str | None = None) -> SweepResult:
     seeds = len(trials) // len(configs)
     done = {(r["trial"], r.get("rung", 0)): r for r in log.records}
     best = Best(metric)
@@ -221,7 +229,7 @@ def _run(task: Task, data: Data, trials: list[Trial], configs: list[dict[str, An
             todo = [t for t in trials if t.config in active and (t.index, k) not in done]
             progress.n += sum(1 for t in trials if t.config in active) - len(todo)
             if todo and pool is None:
-                pool = WorkerPool(Payload(task, data, threads), executor, min(jobs, len(todo)))
+                pool = WorkerPool(Payload(task, data, threads, runs), executor, min(jobs, len(todo)))
                 where = f" on {pool.where}" if executor is not None or pool.jobs > 1 else " in this process"
                 target = f"; log {log.folder / 'trials.jsonl'}" if log.folder is not None else ""
                 resumed = f"; {len(done)} run(s) already in the log" if done else ""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -87,10 +89,11 @@ class TrainSettings:
 
         return build(self.config(params), seed)
 
-    def fit(self, model: Sequential, params: Mapping[str, Any], seed: int, epochs: int | None, data: Data) -> Any:
+    def fit(self, model: Sequential, params: Mapping[str, Any], seed: int, epochs: int | None, data: Data,
+            log_dir: str | None = None) -> Any:
         from glassnet.presets import fit_model
 
-        return fit_model(model, self.config(params, epochs), data.X, data.Y, seed)
+        return fit_model(model, self.config(params, epochs), data.X, data.Y, seed, log_dir=log_dir)
 
     def epochs(self, params: Mapping[str, Any]) -> int:
         return int(self.config(params)["epochs"])
@@ -167,11 +170,13 @@ class BuildFunction:
             args["epochs"] = epochs
         return args
 
-    def fit(self, model: Sequential, params: Mapping[str, Any], seed: int, epochs: int | None, data: Data) -> Any:
+    def fit(self, model: Sequential, params: Mapping[str, Any], seed: int, epochs: int | None, data: Data,
+            log_dir: str | None = None) -> Any:
         args = self._fit_args(params, epochs)
         if args.get("callbacks"):  # each trial its own (callbacks keep state)
             args["callbacks"] = copy.deepcopy(list(args["callbacks"]))
-        return model.fit(data.X, data.Y, validation_data=data.validation, seed=seed, verbose=0, **args)
+        return model.fit(data.X, data.Y, validation_data=data.validation, seed=seed, verbose=0, log_dir=log_dir,
+                         **args)
 
     def epochs(self, params: Mapping[str, Any]) -> int:
         return int(self._fit_args(params, None).get("epochs", 1))
@@ -197,6 +202,18 @@ class Payload:
     task: Task
     data: Data
     threads: int = 1
+    runs: str | None = None
+    """A folder where each trial records its run (``trial-0007``, ``trial-0007-rung2`` for a later rung of
+    successive halving), for ``glassnet.load_run`` and the playground's Runs page; None records nothing."""
+
+
+def fresh_run_folder(runs: str | None, trial: Trial, rung: int) -> str | None:
+    """Where ``trial`` records rung ``rung`` of its run, emptied first, if runs are recorded."""
+    if runs is None:
+        return None
+    folder = os.path.join(runs, f"trial-{trial.index:04d}" + (f"-rung{rung}" if rung else ""))
+    shutil.rmtree(folder, ignore_errors=True)  # a trial not in the log (interrupted) records its run afresh
+    return folder
 
 
 def measure(model: Sequential, history: Any, data: Data) -> dict[str, Any]:
@@ -234,7 +251,8 @@ def run_trial(payload: Payload, trial: Trial, rung: int, epochs: int | None
     try:
         with blas_threads(payload.threads):
             model = payload.task.build(trial.params, trial.seed)
-            history = payload.task.fit(model, trial.params, trial.seed, epochs, payload.data)
+            history = payload.task.fit(model, trial.params, trial.seed, epochs, payload.data,
+                                       fresh_run_folder(payload.runs, trial, rung))
             record.update(status="ok", **measure(model, history, payload.data))
         weights = model.state_dict()  # the parameters and the buffers (running statistics)
     except Exception as e:
