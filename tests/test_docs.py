@@ -179,6 +179,9 @@ def _modules() -> list[str]:
                                  if "._" not in i.name)
 
 
+PACKAGE = str(Path(importlib.import_module("glassnet").__file__).parent)
+
+
 def test_docstring_examples_run():
     """Every ``>>>`` example in glassnet's docstrings runs and prints what it says (numpydoc Examples)."""
     finder, runner = doctest.DocTestFinder(exclude_empty=True), doctest.DocTestRunner(
@@ -191,7 +194,7 @@ def test_docstring_examples_run():
             unimportable.append(f"{name}: {e}")
             continue
         for test in finder.find(module, name):
-            if test.examples and (test.filename or "").startswith(str(ROOT / "src")):
+            if test.examples and (test.filename or "").startswith(PACKAGE):  # installed or in src/
                 runner.run(test)
                 ran += len(test.examples)
     if unimportable:

@@ -383,3 +383,9 @@ def test_eight_sigmoid_layers_show_vanishing_gradients(playground):
     norms = f["history"]["grad_norm"][0]  # ||dC/dW|| of the 8 hidden layers and the output, first to last
     assert len(norms) == 9 and norms[0] < 1e-3 * norms[-1]
     assert all(a < b for a, b in zip(norms[:-1], norms[1:], strict=True))  # shrinking on the way back
+
+
+def test_the_icon_browsers_ask_for_by_themselves_is_there(playground):
+    """Chromium may ask for /favicon.ico beside a page's declared icon: a 404 there is a console error."""
+    status, body = call(playground, "GET", "/favicon.ico")
+    assert status == 200 and body.startswith(b"<svg")

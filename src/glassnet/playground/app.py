@@ -289,6 +289,10 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": f"internal error: {line}"}, status_code=500)
 
 
+async def _favicon(request: Request) -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 def create_app(pg: Playground, policy: Policy) -> SecurityMiddleware:
     """The Starlette application serving ``pg``, behind the defences of ``policy`` (see ``security``)."""
     sid = "/api/lab/{sid:str}"
@@ -314,6 +318,7 @@ def create_app(pg: Playground, policy: Policy) -> SecurityMiddleware:
         Route("/api/train/stream", train_stream),
         *run_routes(),
         *why.routes(),
+        Route("/favicon.ico", _favicon),  # what browsers ask for on their own, beside the pages' declared icon
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     handlers = {ApiError: _api_error, HTTPException: _api_error, Exception: _api_error}
