@@ -29,6 +29,7 @@ DATA = {"data": (XTR, YTR), "validation_data": (XV, YV), "test_data": (XT, YT)}
 FIT = {"epochs": 6, "batch_size": 16}
 GRID = {"hidden": [2, 4], "lr": [0.1, 1.0]}
 TESTS = str(Path(__file__).resolve().parent)
+ROOT = str(Path(__file__).resolve().parents[1])
 WAIT_S = 60.0
 """Every wait on another process gives up after this long."""
 
@@ -197,8 +198,8 @@ def blocking_sweep(out, marker):
 
 def test_a_killed_sweep_resumes_running_only_the_missing_trials(reference, tmp_path):
     out, marker = tmp_path / "sweep", tmp_path / "pid"
-    code = f"import sys; sys.path.insert(0, {TESTS!r}); import test_sweep; test_sweep.blocking_sweep({str(out)!r}, " \
-           f"{str(marker)!r})"
+    code = f"import sys; sys.path[:0] = [{TESTS!r}, {ROOT!r}]; import test_sweep; " \
+           f"test_sweep.blocking_sweep({str(out)!r}, {str(marker)!r})"  # ROOT: the conftest test_sweep imports
     child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stderr=subprocess.PIPE)
     try:
         assert wait_for_pid(marker) == child.pid  # jobs=1: the trial runs in the sweep's own process
