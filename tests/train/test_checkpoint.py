@@ -234,7 +234,7 @@ def test_genetic_algorithm_resumes_bit_identically(tmp_path):
 
 
 # ---------------------------------------------------------------- the soak: SIGKILL at 20 random moments
-SOAK_EPOCHS, SOAK_KILLS = 40, 20
+SOAK_EPOCHS, SOAK_KILLS = 60, 20  # a kill lands ~2 epochs on: 20 of them must not finish the run
 
 
 def _sample_subset():
