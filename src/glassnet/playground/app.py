@@ -26,8 +26,8 @@ from glassnet.playground.channel import event_stream
 from glassnet.playground.digits import DigitData, Models
 from glassnet.playground.inputs import (
     MAX_UPLOAD_BYTES,
+    answer_digit,
     check_digit_body,
-    digit_input,
     int_query,
     read_body,
     read_json,
@@ -99,13 +99,7 @@ async def predict(request: Request) -> Response:
     if not isinstance(with_z, bool):
         raise ApiError(400, f"z must be true or false, got {with_z!r}")
 
-    def work() -> dict[str, Any]:
-        x = digit_input(body)
-        out = entry.inspect(x, top, with_z)
-        out["input"] = np.round(x, 4).tolist()
-        return out
-
-    return JSONResponse(await run_in_threadpool(work))
+    return JSONResponse(await run_in_threadpool(answer_digit, body, lambda x: entry.inspect(x, top, with_z)))
 
 
 async def test_digit(request: Request) -> Response:

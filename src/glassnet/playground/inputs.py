@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,15 @@ def check_digit_body(body: dict[str, Any]) -> None:
     """A digit comes as exactly one of ``pixels`` (784 numbers) or ``image`` (a raw drawing)."""
     if ("pixels" in body) == ("image" in body):
         raise ApiError(400, f"give either pixels ({PIXELS} numbers in 0..1, row-major, ink = 1) or image")
+
+
+def answer_digit(body: dict[str, Any], inspect: Callable[[np.ndarray], dict[str, Any]]) -> dict[str, Any]:
+    """``inspect(x)`` of the digit in ``body``, with the 784 pixels the model saw as ``input`` (run it off the
+    event loop)."""
+    x = digit_input(body)
+    out = inspect(x)
+    out["input"] = np.round(x, 4).tolist()
+    return out
 
 
 def digit_input(body: dict[str, Any]) -> np.ndarray:

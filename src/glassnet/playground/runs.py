@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from glassnet.playground.digits import PIXELS, ModelEntry
-from glassnet.playground.inputs import check_digit_body, digit_input, read_json
+from glassnet.playground.inputs import answer_digit, check_digit_body, read_json
 from glassnet.playground.wire import ApiError, pack_signed, pack_unit
 from glassnet.train.runs import Run, RunError, is_run, load_run
 from glassnet.train.runs.pictures import first_layer_pictures
@@ -317,13 +317,7 @@ async def run_predict(request: Request) -> Response:
     if len(body) > 1:
         raise ApiError(400, f"unknown field {sorted(set(body) - {'pixels', 'image'})[0]!r}; expected pixels or image")
 
-    def work() -> dict[str, Any]:
-        x = digit_input(body)
-        out = runs.inspect(name, epoch, x)
-        out["input"] = np.round(x, 4).tolist()
-        return out
-
-    return JSONResponse(await run_in_threadpool(work))
+    return JSONResponse(await run_in_threadpool(answer_digit, body, lambda x: runs.inspect(name, epoch, x)))
 
 
 def routes() -> list[Route]:
