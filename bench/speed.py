@@ -43,6 +43,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+USER_BLAS_TIMEOUT = os.environ.get("OPENBLAS_THREAD_TIMEOUT")  # read before ``import glassnet`` sets it here
+BLAS_SLEEP = True
+"""Whether glassnet's children run with ``OPENBLAS_THREAD_TIMEOUT=4``, as ``import glassnet`` sets it before NumPy
+loads OpenBLAS (a child imports NumPy first); ``--blas-spin`` leaves OpenBLAS's default. The other peers run with
+OpenBLAS's default; a value set by the user applies to every child."""
+
 ROWS = [("relu", 128), ("relu", 32), ("nielsen", 10), ("3b1b", 100)]
 PRESET_ROWS = ["cnn", "lstm"]  # glassnet's presets against PyTorch only: the others have no convolutions or LSTMs
 PRESET_PEERS = ["glassnet", "fast", "torch"]
@@ -184,6 +190,13 @@ def run_child(spec: dict[str, Any], threads: int) -> dict[str, Any]:
     spec = {**spec, "torch_threads": threads if needs_torch else 0}
     env = {**thread_env(threads), "GLASSNET_KERNELS": "numba" if spec.get("peer") == "fast" else "numpy",
            **spec.get("env", {})}
+    from glassnet._base import sleep
+
+    env.pop(sleep.VARIABLE, None)
+    if USER_BLAS_TIMEOUT is not None:
+        env[sleep.VARIABLE] = USER_BLAS_TIMEOUT
+    elif spec.get("peer") in ("glassnet", "fast") and BLAS_SLEEP:
+        env[sleep.VARIABLE] = sleep.VALUE
     proc = subprocess.run([sys.executable, str(HERE / "speed.py"), "--worker", json.dumps(spec)],
                           env=env, capture_output=True, text=True)
     if proc.returncode:
@@ -412,7 +425,10 @@ def machine() -> dict[str, str]:
 
         kernels = next(f", {i['architecture']} kernels" for i in threadpool_info() if i["internal_api"] == "openblas")
     info = {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "numpy": f"{np.__version__} ({blas.get('name')} {blas.get('version')}{kernels})"}
+            "numpy": f"{np.__version__} ({blas.get('name')} {blas.get('version')}{kernels})",
+            "OPENBLAS_THREAD_TIMEOUT": USER_BLAS_TIMEOUT or (
+                "4 for glassnet (as it sets it), OpenBLAS's default (28) for the others" if BLAS_SLEEP
+                else "OpenBLAS's default (28)")}
     for mod in ("torch", "sklearn"):
         if importlib.util.find_spec(mod):
             info[mod] = __import__(mod).__version__
@@ -560,6 +576,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=default_data,
                    help=f"folder with the MNIST IDX files (default {default_data})")
     p.add_argument("--threads", type=int, default=2, help="threads for every library (default 2)")
+    p.add_argument("--blas-spin", action="store_true",
+                   help="run glassnet with OpenBLAS's idle threads spinning 0.1 s after each product (OpenBLAS's "
+                        "default) instead of OPENBLAS_THREAD_TIMEOUT=4, which glassnet sets when imported first")
     p.add_argument("--repeats", type=int, default=3, help="child processes per peer and network (default 3)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per child (default 2)")
     p.add_argument("--warmup", type=int, default=1, help="epochs discarded per child (default 1)")
@@ -595,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="PATH", help="also write every raw measurement here")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    global BLAS_SLEEP
+    BLAS_SLEEP = not args.blas_spin
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0

@@ -23,6 +23,7 @@ import importlib
 from typing import Any
 
 from glassnet import _moved
+from glassnet._base import sleep as _sleep  # noqa: F401  # before NumPy loads OpenBLAS (see its docstring)
 from glassnet._base.version import __version__ as __version__
 from glassnet._kernels import kernels, set_kernels
 from glassnet.data.encoding import OneHot, Vocabulary, one_hot

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from glassnet._base.blas import in_parts
+from glassnet._base.blas import in_parts, ones
 from glassnet._base.schema import IntPair
 from glassnet._kernels import compiled
 from glassnet.nn.init import check_init, init_weights
@@ -155,9 +155,9 @@ class Conv2D(Activated):
                 j = block.stop if keep else min(block.stop, i + step)
                 out = None if cols is None else cols[i * pixels:j * pixels]
                 np.matmul(self._im2col(x[i:j], out), w_col, out=z[i:j].reshape(-1, k))
+            z[block] += self.b.value
 
         in_parts(n, rows, min_rows=2)
-        z += self.b.value
         self.cols = cols  # None when dropped: backward rebuilds it
         return self._activate(z.transpose(0, 3, 1, 2), training)
 
@@ -170,7 +170,7 @@ class Conv2D(Activated):
             if self.cols is None:
                 self.cols = self._im2col(self.input)
             self.W.grad[...] = (self.cols.T @ d).reshape(*self.kernel_size, -1, k).transpose(3, 2, 0, 1)
-            np.sum(d, axis=0, out=self.b.grad)
+            np.matmul(ones(d.shape[0], d.dtype), d, out=self.b.grad)  # dC/db = 1^T delta, a BLAS product
         if not self.needs_input_grad:
             return None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
