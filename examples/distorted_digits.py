@@ -6,10 +6,12 @@ predict`` uses (``glassnet.images.preprocess_digit``: crop to the ink, scale to 
 middle).
 
     python examples/distorted_digits.py model.npz [other.npz ...] --data-dir ../shared/datasets/mnist [--n 2000]
-        [--markdown]
+        [--markdown] [--normalise-strokes] [--only NAME,...]
 
 The table gives, for each kind of distortion and each model, the accuracy on the distorted 28x28 images as they
-are (where they are 28x28) and after the preprocessing. Needs Pillow (``pip install 'glassnet[image]'``).
+are (where they are 28x28) and after the preprocessing (with ``--normalise-strokes``, also after the
+preprocessing with the pen brought to MNIST's width: ``preprocess_digit(img, stroke_width=MNIST_STROKE_WIDTH)``).
+Needs Pillow (``pip install 'glassnet[image]'``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 import glassnet as gn
 from glassnet.data.images import ImageError, preprocess_digit
+from glassnet.data.strokes import MNIST_STROKE_WIDTH, thin
 from glassnet.datasets import mnist
 from glassnet.nn.augment import blur_matrix
 
@@ -72,29 +75,6 @@ def blurred(images: np.ndarray, sigma: float) -> np.ndarray:
     return k @ images @ k.T
 
 
-def skeleton(images: np.ndarray) -> np.ndarray:
-    """The one-pixel-wide centre lines of (n, 28, 28) digits (ink > 0.5), by Zhang & Suen's thinning (1984):
-    a border pixel with 2..6 ink neighbours and one 0-to-1 transition around it is peeled, in two sub-steps
-    that alternate the sides, until nothing changes."""
-    ink = np.pad(images > 0.5, ((0, 0), (1, 1), (1, 1)))
-    h, w = ink.shape[1:]
-    while True:
-        changed = False
-        for step in (0, 1):
-            c = ink[:, 1:h - 1, 1:w - 1]
-            p = [ink[:, 1 + dy:h - 1 + dy, 1 + dx:w - 1 + dx] for dy, dx in
-                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]  # P2..P9, clockwise
-            count = sum(q.astype(np.int8) for q in p)
-            turns = sum((~p[k] & p[(k + 1) % 8]).astype(np.int8) for k in range(8))
-            a, b = (p[0] & p[2] & p[4], p[2] & p[4] & p[6]) if step == 0 else (p[0] & p[2] & p[6], p[0] & p[4] & p[6])
-            peel = c & (count >= 2) & (count <= 6) & (turns == 1) & ~a & ~b
-            if peel.any():
-                changed = True
-                ink[:, 1:h - 1, 1:w - 1] = c & ~peel
-        if not changed:
-            return ink[:, 1:h - 1, 1:w - 1]
-
-
 def round_pen(lines: np.ndarray, width: float, scale: int = 4) -> np.ndarray:
     """Centre lines (n, 28, 28) redrawn with a round pen ``width`` pixels across, as the playground's pad draws
     (a canvas line with round caps): on a grid ``scale`` times finer, every point within width/2 of a line
@@ -133,7 +113,7 @@ def distortions(images: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     rotated = {f"rotated {d} degrees": gn.warp(flat, rotation=d * sign).reshape(n, 28, 28)
                for d in (5, 10, 15, 20)}
     shifted = gn.warp(flat, shift=rng.choice([-1.0, 1.0], (n, 2)) * rng.integers(3, 6, (n, 2))).reshape(n, 28, 28)
-    lines = skeleton(images)
+    lines = thin(images > 0.5)
     return {
         "none": images,
         "thicker strokes (grey dilation 2x2)": grey_morphology(images, 2, np.maximum),
@@ -157,14 +137,14 @@ def distortions(images: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def preprocessed(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def preprocessed(images: np.ndarray, stroke_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``preprocess_digit`` of each image, (n, 784), and whether it found ink: a picture in which it finds no
     digit (a thin digit erased by a thinner pen) is read as blank and counts as wrong."""
     out = np.zeros((images.shape[0], 784), np.float32)
     found = np.ones(images.shape[0], bool)
     for i, img in enumerate(images):
         try:
-            out[i] = preprocess_digit(img)
+            out[i] = preprocess_digit(img, stroke_width=stroke_width)
         except ImageError:
             found[i] = False
     return out, found
@@ -181,19 +161,30 @@ def main() -> int:
     p.add_argument("--n", type=int, default=2000, help="test digits per distortion (default 2000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--normalise-strokes", action="store_true",
+                   help=f"a third column per model: preprocessed, the pen brought to MNIST's {MNIST_STROKE_WIDTH} px")
+    p.add_argument("--only", help="comma-separated distortion names (default: all)")
     args = p.parse_args()
     models = [gn.load(path) for path in args.models]
     X, y = mnist.load("test", args.data_dir, sample=args.data_dir is None, verbose=False)
     X, y = X[:args.n], y[:args.n]
-    header = ["distortion"] + [f"{path}: {kind}" for path in args.models for kind in ("as it is", "preprocessed")]
+    kinds = ["as it is", "preprocessed"] + ["preprocessed + strokes normalised"] * args.normalise_strokes
+    header = ["distortion"] + [f"{path}: {kind}" for path in args.models for kind in kinds]
+    only = None if args.only is None else set(args.only.split(","))
     rows = []
     for name, distorted in distortions(X.reshape(-1, 28, 28), args.seed).items():
+        if only is not None and name not in only:
+            continue
         pre, found = preprocessed(distorted)
+        if args.normalise_strokes:
+            pen, pen_found = preprocessed(distorted, MNIST_STROKE_WIDTH)
         row = [name]
         for model in models:
             raw = distorted.shape[1:] == (28, 28)
             row += [f"{100 * accuracy(model, distorted.reshape(len(y), -1), y):.2f}%" if raw else "-",
                     f"{100 * accuracy(model, pre, np.where(found, y, -1)):.2f}%"]
+            if args.normalise_strokes:
+                row.append(f"{100 * accuracy(model, pen, np.where(pen_found, y, -1)):.2f}%")
         rows.append(row)
     if args.markdown:
         print("| " + " | ".join(header) + " |\n|---|" + "---:|" * (len(header) - 1))

@@ -28,7 +28,10 @@ def bar(thickness=5):
 
 
 def test_thinning_leaves_a_one_pixel_centre_line(example):
-    lines = example.skeleton(bar())
+    from glassnet.data.strokes import thin
+
+    assert example.thin is thin  # one copy, in the library
+    lines = thin(bar() > 0.5)
     rows = np.flatnonzero(lines[0].any(axis=1))
     assert rows.tolist() == [14]  # the middle row of 12..16
     assert lines[0, 14, 8:20].all() and lines.sum() < 18
@@ -53,3 +56,10 @@ def test_the_table_runs_on_a_few_digits(example, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 + len(example.distortions(bar(), 0))
     assert any(line.startswith("| redrawn with a round pen 4.5 px wide |") for line in out)
+    argv = ["distorted_digits.py", str(tmp_path / "m.npz"), "--n", "12", "--markdown", "--normalise-strokes",
+            "--only", "none,much thicker strokes (grey dilation 3x3)"]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert example.main() == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 4 and out[0].endswith("preprocessed + strokes normalised |")
+    assert out[3].startswith("| much thicker strokes (grey dilation 3x3) |") and out[3].count("%") == 3

@@ -35,7 +35,7 @@ API_MODULES = (
     "glassnet.metrics", "glassnet.model", "glassnet.optim", "glassnet.train.runs", "glassnet.classic",
     "glassnet.plot", "glassnet.explain", "glassnet.sweep", "glassnet.parallel", "glassnet.sklearn", "glassnet.onnx",
     "glassnet.playground", "glassnet.playground.runs", "glassnet.train.checkpoint", "glassnet.onnx.importer",
-    "glassnet.nn.augment", "glassnet.nn.noise",
+    "glassnet.nn.augment", "glassnet.nn.noise", "glassnet.data.strokes",
 )
 """Every page of the reference, in the order that decides where an object shared by several is described."""
 

@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file written by glassnet train")
     p.add_argument("images", nargs="+", help="PNG or JPEG files (any size, dark-on-light or light-on-dark)")
     p.add_argument("--top", type=COUNT, default=3, help="how many digits to show per image (default 3)")
+    p.add_argument("--normalise-strokes", action="store_true",
+                   help="bring each digit's pen to MNIST's width (about 2.3 px) by grey dilation or erosion")
     add_threads(p)
     add_json(p)
 
@@ -28,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from glassnet._base.blas import blas_threads
     from glassnet._base.extras import require_extra
     from glassnet.data.images import ImageError, load_digit
+    from glassnet.data.strokes import MNIST_STROKE_WIDTH
     from glassnet.model.file import load
 
     require_extra("PIL", "image", "glassnet predict")
@@ -36,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if model.input_shape != (784,):
         raise ValueError(f"{args.model} takes inputs of shape {model.input_shape}, not 28x28 = 784 pixels")
     rows, failed = {}, {}
+    pen = MNIST_STROKE_WIDTH if args.normalise_strokes else None
     for path in args.images:
         try:
-            rows[path] = load_digit(path)
+            rows[path] = load_digit(path, stroke_width=pen)
         except (ImageError, OSError) as e:
             if getattr(args, "debug", False):
                 raise

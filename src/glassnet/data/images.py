@@ -18,6 +18,7 @@ import numpy as np
 
 from glassnet._base.checks import as_float_array
 from glassnet._base.extras import require_extra
+from glassnet.data.strokes import checked_width, normalise_strokes
 
 __all__ = ["ImageError", "load_digit", "preprocess_digit"]
 
@@ -43,8 +44,9 @@ def _pillow() -> ModuleType:
     return Image
 
 
-def load_digit(path: str | os.PathLike) -> np.ndarray:
-    """A picture file of one digit (any size, polarity, colour) as an MNIST row: float32 (784,) in [0, 1].
+def load_digit(path: str | os.PathLike, stroke_width: float | None = None) -> np.ndarray:
+    """A picture file of one digit (any size, polarity, colour) as an MNIST row: float32 (784,) in [0, 1];
+    ``stroke_width`` as in :func:`preprocess_digit` (None: the pen as drawn).
 
     Memory stays bounded: a picture of more than ``MAX_PIXELS`` is refused from its header, before it is
     decoded; larger JPEGs are decoded at a reduced size, and every picture is reduced to ``MAX_SIDE``.
@@ -52,6 +54,8 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
     image_mod = _pillow()
     from PIL import ImageOps, UnidentifiedImageError
 
+    if stroke_width is not None:
+        stroke_width = checked_width(stroke_width)
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path} is a directory, not a picture")
@@ -92,7 +96,7 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
     else:
         grey = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
     try:
-        return preprocess_digit(grey)
+        return preprocess_digit(grey, stroke_width=stroke_width)
     except ImageError as e:
         raise ImageError(f"{path}: {e}") from None
 
@@ -107,14 +111,18 @@ def _to_unit(arr: np.ndarray) -> np.ndarray:
     return (x - x.min()) / max(float(x.max() - x.min()), 1e-12)
 
 
-def preprocess_digit(img: np.ndarray) -> np.ndarray:
+def preprocess_digit(img: np.ndarray, stroke_width: float | None = None) -> np.ndarray:
     """A grey picture of one digit (2-D, any size; RGB(A) arrays are turned grey) as float32 (784,) in [0, 1].
 
     Steps: normalise to [0, 1]; make strokes light on a dark background (inverting when the border is
     light); remove the background level and faint noise (below 0.1, and below 4 sigma of the background's
-    grain, sigma = 1.4826 median|b - median b| over the border's pixels b); crop to the ink; scale the larger
-    side to 20 px (Lanczos, aspect kept); paste into 28x28 with the centre of mass at (14, 14).
+    grain, sigma = 1.4826 median|b - median b| over the border's pixels b); crop to the ink; with
+    ``stroke_width`` (pixels of the 28x28 field, e.g. ``strokes.MNIST_STROKE_WIDTH``), bring the pen to that
+    width by grey dilation or erosion (:func:`glassnet.data.strokes.normalise_strokes`); scale the larger side
+    to 20 px (Lanczos, aspect kept); paste into 28x28 with the centre of mass at (14, 14).
     """
+    if stroke_width is not None:
+        stroke_width = checked_width(stroke_width)
     arr = np.asarray(img)
     if arr.ndim == 3 and arr.shape[2] in (3, 4):
         arr = as_float_array(arr[..., :3], "image") @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -139,6 +147,8 @@ def preprocess_digit(img: np.ndarray) -> np.ndarray:
         raise ImageError("expected a digit, found no ink (no stroke stands out from the background)")
     x = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     x /= x.max()
+    if stroke_width is not None:
+        x = normalise_strokes(x, stroke_width)
 
     h, w = x.shape
     scale = BOX / max(h, w)
