@@ -301,8 +301,9 @@ class MaxPool2D(_Pool2D):
         if fast is not None and x_last.flags.c_contiguous:  # one compiled pass, channels-last as below
             (n, c), (_, _, ho, wo) = x.shape[:2], x[slices[0]].shape
             out = np.empty((n, ho, wo, c), dtype=x.dtype)
-            arg = np.empty(out.shape if with_argmax else (1, 1, 1, 1), np.int8 if len(slices) <= 127 else np.int32)
-            fast.max_pool(x_last, out, arg, *self.pool_size, *self.stride, with_argmax)
+            arg = np.empty(out.shape if with_argmax else (n, 1, 1, 1), np.int8 if len(slices) <= 127 else np.int32)
+            in_parts(n, lambda rows: fast.max_pool(x_last[rows], out[rows], arg[rows], *self.pool_size, *self.stride,
+                                                   with_argmax), min_rows=2)
             return out.transpose(0, 3, 1, 2), arg.transpose(0, 3, 1, 2) if with_argmax else None
         out = x[slices[0]].copy(order="K")
         arg = np.zeros_like(out, dtype=np.int8 if len(slices) <= 127 else np.int32) if with_argmax else None
@@ -325,8 +326,10 @@ class MaxPool2D(_Pool2D):
         fast = compiled()
         g_last, arg_last, dx_last = (a.transpose(0, 2, 3, 1) for a in (grad, self.argmax, dx))
         if fast is not None and all(a.flags.c_contiguous for a in (g_last, arg_last, dx_last)):
-            fast.max_pool_back(g_last, arg_last, dx_last, *self.pool_size, *self.stride, self.overlapping,
-                               grad.dtype.type(1))
+            one = grad.dtype.type(1)
+            in_parts(grad.shape[0], lambda rows: fast.max_pool_back(g_last[rows], arg_last[rows], dx_last[rows],
+                                                                    *self.pool_size, *self.stride, self.overlapping,
+                                                                    one), min_rows=2)
             return dx
         return self._scatter(dx, self._windows(self.input.shape), lambda k: grad * (self.argmax == k))
 
