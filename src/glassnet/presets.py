@@ -47,9 +47,10 @@ PRESETS: dict[str, dict[str, Any]] = {
             "optimizer": "adam", "lr": 1.5e-3, "momentum": 0.0, "decay": 1.0, "epochs": 16, "batch_size": 64,
             "dropout": 0.3, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
             "schedule": "cosine", "warmup": 1, "label_smoothing": 0.1, "augment": "on"},
-    # each image as a sequence of 28 rows of 28 pixels, read by an LSTM with 128 units
+    # each image as a sequence of 28 rows of 28 pixels, read by an LSTM with 128 units; 36 epochs (14 gave 99.36%,
+    # 50 no more than 36)
     "lstm": {"architecture": "lstm", "hidden": [128], "activation": "relu", "loss": "cross_entropy",
-             "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 1.0, "epochs": 14, "batch_size": 64,
+             "optimizer": "adam", "lr": 2e-3, "momentum": 0.0, "decay": 1.0, "epochs": 36, "batch_size": 64,
              "dropout": 0.0, "l2": 0.0, "init": "auto", "early_stopping": 0, "validation": 1 / 12,
              "schedule": "cosine", "warmup": 1, "label_smoothing": 0.1,
              "augment": "shift=2,rotate=8,scale=0.08,shear=0.1"},
