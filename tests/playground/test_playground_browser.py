@@ -103,7 +103,9 @@ def test_a_misclassified_test_digit(page, digit_models):
     page.click("#wrong-digit")
     page.wait_for_function("() => document.querySelector('#digit-info').textContent.includes('gets wrong')")
     label = int(page.locator("#digit-info").get_attribute("data-label"))
-    page.wait_for_function("() => document.querySelector('[data-model=mlp] .prediction').textContent !== '·'")
+    # the answer is cleared while the request is out: wait for a digit, not merely for the placeholder to go
+    page.wait_for_function("() => /^[0-9]$/.test(document.querySelector('[data-model=mlp] .prediction')"
+                           ".textContent.trim())", timeout=10_000)
     assert int(page.locator('[data-model="mlp"] .prediction').inner_text()) != label
 
 
