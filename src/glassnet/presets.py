@@ -36,9 +36,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 3Blue1Brown's network: 784-16-16-10 sigmoid, quadratic cost (13,002 parameters); plain SGD plateaus
     # near 94% here; Adam at a low rate with a warm-up and cosine annealing, nearly all the training data and
     # mildly distorted digits (the network fits its training images 2.7 points better than the test images
-    # without them) get past 96%
+    # without them) get past 96%; 200 epochs (60 gave a mean of 96.25% over seeds 0-2, 100 96.40%, 150 96.50%)
     "3b1b": {"architecture": "mlp", "hidden": [16, 16], "activation": "sigmoid", "loss": "mse", "optimizer": "adam",
-             "lr": 0.002, "momentum": 0.0, "decay": 1.0, "epochs": 60, "batch_size": 16, "dropout": 0.0, "l2": 0.0,
+             "lr": 0.002, "momentum": 0.0, "decay": 1.0, "epochs": 200, "batch_size": 16, "dropout": 0.0, "l2": 0.0,
              "init": "xavier", "early_stopping": 0, "validation": 0.02, "schedule": "cosine", "warmup": 1,
              "augment": "shift=1,rotate=6,scale=0.06,shear=0.08"},
     # LeNet-style: conv 5x5x32 - pool - conv 5x5x64 - pool - dense 256 - 10 (LeNet-5 reported 99.05%), trained on
