@@ -6,8 +6,8 @@ threads of ``glassnet._base.blas.in_parts`` (a convolution's or an LSTM's blocks
 worse, other processes. ``OPENBLAS_THREAD_TIMEOUT=4`` (2^4 cycles, OpenBLAS's minimum) lets them sleep at once;
 the next product wakes them (some microseconds). Measured on 2 cores, one training step at batch 64 (see
 docs/benchmarks.md): the ``cnn`` network about 25 -> 19 ms, the ``lstm`` network 13-15 -> 9-10 ms; a small dense
-network loses some 5-15% to the wake-ups on an idle machine and runs several times faster beside another busy
-process.
+network loses 5-25% to the wake-ups (most at batch 32) on an idle machine and runs several times faster
+beside another busy process.
 
 OpenBLAS reads the variable once, when it is loaded, so this module is imported by ``glassnet/__init__.py``
 before anything imports NumPy; it sets the variable only if NumPy is not imported yet and the user has not set

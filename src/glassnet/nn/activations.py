@@ -18,6 +18,13 @@ SPLIT_MIN = 1 << 18
 """Arrays of at least this many entries (a convolution's maps, 1 MiB in float32) are computed by ReLU in blocks
 of the batch side by side (``in_parts``); the same values, on every core."""
 
+
+
+def _split(a: np.ndarray) -> bool:
+    """Whether ``a`` is a batch large enough for ReLU to compute in blocks side by side."""
+    return a.ndim >= 2 and a.size >= SPLIT_MIN
+
+
 ACTIVATIONS: dict[str, type[Activation]] = {}
 """Activation classes by name: "sigmoid", "relu", ..."""
 
@@ -215,7 +222,7 @@ class ReLU(Activation):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
-        if x.ndim < 2 or x.size < SPLIT_MIN:
+        if not _split(x):
             self.output = np.maximum(x, 0.0)
             return self.output
         out = self.output = np.empty_like(x)  # a convolution's maps: the batch's blocks side by side
@@ -227,7 +234,7 @@ class ReLU(Activation):
         return out
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        if grad.ndim < 2 or grad.size < SPLIT_MIN:
+        if not _split(grad):
             grad *= self.output > 0
             return grad
 
